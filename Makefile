@@ -1,0 +1,25 @@
+# Two commands on a fresh machine (README): `make demo` and `make test`.
+# Both create the local virtualenv .venv from setup.py on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test install clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(PY) train_main.py --flagfile=configs/demo.flags
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -n 2 -q tests
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,102 @@
+"""Residual frequency attention (rFA) and the paper's ablation variants."""
+import math
+
+import keras
+from keras import ops
+
+VARIANTS = ("none", "amplitude", "shared", "dependent", "residual")
+
+# Number of attention networks (f_att) each variant owns; documented in README and
+# checked by tests: none < amplitude == shared < dependent == residual.
+ATTENTION_NETWORKS = {"none": 0, "amplitude": 1, "shared": 1, "dependent": 2, "residual": 2}
+
+
+@keras.saving.register_keras_serializable(package="slnl_tf")
+class FrequencyAttention(keras.layers.Layer):
+    """Attention on the 2-D spectrum (time x joints) of every channel.
+
+    `F = fft2(X)` over the (T, V) plane of each channel, `F = F_re + j F_im`. An attention
+    network `f_att` turns a spectrum part into a mask in (0, 1):
+    `f_att(P)[c, u, w] = sigmoid(sum_c' W[c', c] P[c', u, w] + B[c, u, w])`, i.e. a
+    channel-mixing 1x1 map plus a learned bias per channel and frequency, so the layer can
+    learn both content-dependent and fixed frequency selection. Variants (`variant`):
+
+    - `none`: identity, no weights.
+    - `amplitude`: one mask from `|F|`, applied to both parts; output `ifft2(F M)`.
+    - `shared`: one f_att applied to `F_re` and to `F_im` separately (shared weights).
+    - `dependent`: separate f_att for `F_re` and `F_im`; output `real(ifft2(F'))`.
+    - `residual` (rFA, the paper's choice): `dependent` plus the input, `X + real(ifft2(F'))`.
+
+    The FFT and the masks are always computed in float32 (the layer's dtype policy is
+    float32 whatever the global policy), which keeps the spectrum exact under
+    mixed_bfloat16 / mixed_float16 and XLA; the output is float32 and the next layer casts.
+
+    Args:
+        variant: one of `none`, `amplitude`, `shared`, `dependent`, `residual`.
+        frequency_bias: whether f_att has the per-frequency bias `B` (else one bias per
+            channel).
+
+    Shapes:
+        input `(batch, T, V, C)` -> output `(batch, T, V, C)` (float32).
+    """
+
+    def __init__(self, variant="residual", frequency_bias=True, **kwargs):
+        kwargs.pop("dtype", None)
+        super().__init__(dtype="float32", **kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        self.variant = variant
+        self.frequency_bias = frequency_bias
+
+    def build(self, input_shape):
+        _, frames, joints, channels = input_shape
+        bias_shape = (channels, frames, joints) if self.frequency_bias else (channels, 1, 1)
+        self.attention_networks = []
+        for index in range(ATTENTION_NETWORKS[self.variant]):
+            # The kernel is applied as (C_out, C_in) @ (B, C_in, T*V).
+            kernel = self.add_weight(
+                name=f"attention_{index}_kernel", shape=(channels, channels), initializer="glorot_uniform"
+            )
+            bias = self.add_weight(name=f"attention_{index}_bias", shape=bias_shape, initializer="zeros")
+            self.attention_networks.append((kernel, bias))
+
+    def _mask(self, part, network):
+        kernel, bias = self.attention_networks[network]
+        batch, channels, frames, joints = ops.shape(part)
+        mixed = ops.matmul(kernel, ops.reshape(part, (batch, channels, frames * joints)))
+        return ops.sigmoid(ops.reshape(mixed, (batch, channels, frames, joints)) + bias)
+
+    def call(self, inputs):
+        if self.variant == "none":
+            return inputs
+        inputs = ops.cast(inputs, "float32")
+        # fft2 transforms the two innermost axes: bring (T, V) there.
+        planes = ops.transpose(inputs, (0, 3, 1, 2))
+        real, imag = ops.fft2((planes, ops.zeros_like(planes)))
+        if self.variant == "amplitude":
+            mask = self._mask(ops.sqrt(real * real + imag * imag + 1e-12), 0)
+            real, imag = real * mask, imag * mask
+        elif self.variant == "shared":
+            real, imag = real * self._mask(real, 0), imag * self._mask(imag, 0)
+        else:
+            real, imag = real * self._mask(real, 0), imag * self._mask(imag, 1)
+        attended, _ = ops.ifft2((real, imag))
+        attended = ops.transpose(attended, (0, 2, 3, 1))
+        return inputs + attended if self.variant == "residual" else attended
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def fft_flops(self, input_shape):
+        """FLOPs of the forward and inverse 2-D FFT per example, 5 N log2 N per transform."""
+        if self.variant == "none":
+            return 0
+        _, frames, joints, channels = input_shape
+        points = frames * joints
+        return int(2 * channels * 5 * points * math.log2(points))
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("dtype", None)
+        config.update(variant=self.variant, frequency_bias=self.frequency_bias)
+        return config

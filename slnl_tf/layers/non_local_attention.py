@@ -1,0 +1,111 @@
+"""Embedded-Gaussian non-local attention (Wang et al., CVPR 2018) along time, space or both."""
+import keras
+from keras import ops
+
+AXES = ("time", "space", "spacetime")
+
+
+@keras.saving.register_keras_serializable(package="slnl_tf")
+class NonLocalAttention(keras.layers.Layer):
+    """`y_i = sum_j softmax_j(theta(x_i) . phi(x_j) / sqrt(E)) g(x_j)`, then `W_z y`.
+
+    Positions are the cells of the (T, W) grid of a channels-last feature map. `axis`
+    picks which positions attend to each other:
+
+    - `time`: each position attends to all frames of its own column (same joint/feature).
+    - `space`: each position attends to all columns of its own frame.
+    - `spacetime`: each position attends to all T*W positions.
+
+    theta, phi, g and W_z are 1x1 maps (no positional term, so the layer is
+    permutation-equivariant along the attended axis when `subsample` is off). The
+    1/sqrt(E) scale is ours: it keeps the softmax from saturating at init. The softmax
+    runs in float32 under mixed precision. `W_z` is zero-initialised by default (as Wang
+    et al. zero the last BN), so an SLnL block starts as its local convolution.
+
+    Args:
+        axis: `time`, `space` or `spacetime`.
+        embed_dim: E, width of theta / phi / g.
+        output_dim: channels of the output (W_z maps E -> output_dim).
+        subsample: max-pool keys and values by 2 along the attended axes (Wang et al.'s
+            sub-sampling trick; cuts the attention cost 2x / 4x).
+        output_kernel_initializer: initializer of W_z.
+
+    Call arguments:
+        inputs: `(batch, T, W, C)`.
+        return_attention_scores: also return the softmax weights, float32, shaped
+            `(groups, queries, keys)`: groups = batch*W for `time`, batch*T for `space`,
+            batch for `spacetime`.
+
+    Shapes:
+        input `(batch, T, W, C)` -> output `(batch, T, W, output_dim)`.
+    """
+
+    def __init__(
+        self, axis, embed_dim, output_dim, subsample=False, output_kernel_initializer="zeros", **kwargs
+    ):
+        super().__init__(**kwargs)
+        if axis not in AXES:
+            raise ValueError(f"axis must be one of {AXES}, got {axis!r}")
+        self.axis = axis
+        self.embed_dim = int(embed_dim)
+        self.output_dim = int(output_dim)
+        self.subsample = subsample
+        self.output_kernel_initializer = keras.initializers.get(output_kernel_initializer)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.qkv_kernel = self.add_weight(
+            name="qkv_kernel", shape=(channels, 3 * self.embed_dim), initializer="glorot_uniform"
+        )
+        self.output_kernel = self.add_weight(
+            name="output_kernel", shape=(self.embed_dim, self.output_dim), initializer=self.output_kernel_initializer
+        )
+        self.output_bias = self.add_weight(name="output_bias", shape=(self.output_dim,), initializer="zeros")
+
+    def _subsample(self, embedded):
+        pool = {"time": (2, 1), "space": (1, 2), "spacetime": (2, 2)}[self.axis]
+        return ops.max_pool(embedded, pool_size=pool, strides=pool, padding="same")
+
+    def _to_sequences(self, embedded):
+        """(B, T, W, E) -> (groups, positions, E) for the chosen axis."""
+        _, frames, width, _ = ops.shape(embedded)
+        if self.axis == "time":
+            embedded = ops.transpose(embedded, (0, 2, 1, 3))
+            return ops.reshape(embedded, (-1, frames, self.embed_dim))
+        if self.axis == "space":
+            return ops.reshape(embedded, (-1, width, self.embed_dim))
+        return ops.reshape(embedded, (-1, frames * width, self.embed_dim))
+
+    def _attend(self, inputs):
+        """Returns (attention weights (groups, queries, keys) in float32, attended values)."""
+        query, key, value = ops.split(ops.matmul(inputs, self.qkv_kernel), 3, axis=-1)
+        if self.subsample:
+            key, value = self._subsample(key), self._subsample(value)
+        query, key, value = (self._to_sequences(t) for t in (query, key, value))
+        scores = ops.matmul(query, ops.transpose(key, (0, 2, 1))) * (self.embed_dim**-0.5)
+        weights = ops.softmax(ops.cast(scores, "float32"), axis=-1)
+        return weights, ops.matmul(ops.cast(weights, value.dtype), value)
+
+    def call(self, inputs, return_attention_scores=False):
+        batch, frames, width, _ = ops.shape(inputs)
+        weights, attended = self._attend(inputs)
+        if self.axis == "time":
+            attended = ops.transpose(ops.reshape(attended, (batch, width, frames, self.embed_dim)), (0, 2, 1, 3))
+        else:
+            attended = ops.reshape(attended, (batch, frames, width, self.embed_dim))
+        outputs = ops.matmul(attended, self.output_kernel) + self.output_bias
+        return (outputs, weights) if return_attention_scores else outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.output_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            axis=self.axis,
+            embed_dim=self.embed_dim,
+            output_dim=self.output_dim,
+            subsample=self.subsample,
+            output_kernel_initializer=keras.initializers.serialize(self.output_kernel_initializer),
+        )
+        return config

@@ -1,0 +1,93 @@
+import keras
+import numpy as np
+import pytest
+
+from layer_test_helper import run_layer_test
+from slnl_tf.layers import NonLocalAttention
+from slnl_tf.layers.non_local_attention import AXES
+
+SHAPE = (4, 6, 5, 8)
+
+
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("subsample", [False, True])
+def test_layer_contract(axis, subsample, tmp_path):
+    run_layer_test(
+        NonLocalAttention,
+        {"axis": axis, "embed_dim": 4, "output_dim": 7, "subsample": subsample,
+         "output_kernel_initializer": "glorot_uniform"},
+        SHAPE, SHAPE[:3] + (7,), expected_num_trainable_weights=3, tmp_path=tmp_path,
+    )
+
+
+def _layer(axis, subsample=False):
+    layer = NonLocalAttention(axis, 4, 7, subsample=subsample, output_kernel_initializer="glorot_uniform")
+    layer.build(SHAPE)
+    return layer
+
+
+@pytest.mark.parametrize("axis", ["time", "spacetime"])
+def test_permuting_frames_permutes_the_output(axis):
+    x = np.random.default_rng(0).normal(size=SHAPE).astype("float32")
+    order = np.random.default_rng(1).permutation(SHAPE[1])
+    layer = _layer(axis)
+    np.testing.assert_allclose(layer(x[:, order]).numpy(), layer(x).numpy()[:, order], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("axis", ["space", "spacetime"])
+def test_permuting_columns_permutes_the_output(axis):
+    x = np.random.default_rng(0).normal(size=SHAPE).astype("float32")
+    order = np.random.default_rng(1).permutation(SHAPE[2])
+    layer = _layer(axis)
+    np.testing.assert_allclose(layer(x[:, :, order]).numpy(), layer(x).numpy()[:, :, order], rtol=1e-5, atol=1e-5)
+
+
+def test_time_attention_does_not_mix_columns():
+    x = np.random.default_rng(0).normal(size=SHAPE).astype("float32")
+    changed = x.copy()
+    changed[:, :, 0] += 1.0
+    layer = _layer("time")
+    np.testing.assert_allclose(layer(changed).numpy()[:, :, 1:], layer(x).numpy()[:, :, 1:], atol=1e-6)
+
+
+@pytest.mark.parametrize("axis,keys", [("time", 6), ("space", 5), ("spacetime", 30)])
+@pytest.mark.parametrize("subsample", [False, True])
+def test_attention_rows_sum_to_one(axis, keys, subsample):
+    x = np.random.default_rng(0).normal(size=SHAPE).astype("float32")
+    _, weights = _layer(axis, subsample)(x, return_attention_scores=True)
+    weights = weights.numpy()
+    expected_keys = {"time": 3, "space": 3, "spacetime": 9}[axis] if subsample else keys
+    assert weights.shape[-1] == expected_keys
+    assert np.all(weights >= 0)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+
+
+def test_matches_a_numpy_reference_for_spacetime():
+    x = np.random.default_rng(0).normal(size=SHAPE).astype("float32")
+    layer = _layer("spacetime")
+    qkv = x.reshape(4, 30, 8) @ layer.qkv_kernel.numpy()
+    q, k, v = np.split(qkv, 3, axis=-1)
+    s = q @ k.transpose(0, 2, 1) / 2.0
+    a = np.exp(s - s.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    expected = (a @ v) @ layer.output_kernel.numpy() + layer.output_bias.numpy()
+    np.testing.assert_allclose(layer(x).numpy(), expected.reshape(4, 6, 5, 7), rtol=1e-4, atol=1e-5)
+
+
+def test_default_output_map_is_zero_so_the_block_starts_local():
+    x = np.random.default_rng(0).normal(size=SHAPE).astype("float32")
+    assert not np.any(NonLocalAttention("time", 4, 7)(x).numpy())
+
+
+def test_softmax_runs_in_float32_under_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    x = np.random.default_rng(0).normal(size=SHAPE).astype("float32")
+    outputs, weights = NonLocalAttention("spacetime", 4, 7)(x, return_attention_scores=True)
+    assert outputs.dtype == "bfloat16" and weights.dtype == "float32"
+    # bfloat16 sums would be off by ~1e-2.
+    np.testing.assert_allclose(weights.numpy().sum(-1), 1.0, atol=1e-5)
+
+
+def test_rejects_unknown_axis():
+    with pytest.raises(ValueError, match="axis"):
+        NonLocalAttention("channel", 4, 7)
