@@ -1,0 +1,1 @@
+"""Readers, record writing and tf.data input for skeleton datasets."""

@@ -1,0 +1,29 @@
+import numpy as np
+
+from data_pipeline import synthetic
+
+
+def test_shapes_balance_and_absent_persons():
+    clips, labels = synthetic.make_clips(40, 8, frames=16, seed=1)
+    assert clips.shape == (40, 3, 16, 25, 2) and clips.dtype == np.float32
+    assert np.bincount(labels, minlength=8).tolist() == [5] * 8
+    second_person_present = np.abs(clips[..., 1]).reshape(40, -1).max(1) > 0
+    assert 0 < second_person_present.sum() < 40
+
+
+def test_class_decides_which_joints_move_and_how_fast():
+    clips, labels = synthetic.make_clips(20, 10, frames=32, seed=2, noise=0.0)
+    groups = synthetic.joint_groups(25)
+    for clip, label in zip(clips, labels):
+        person = clip[..., 0]  # (3, T, V)
+        moving = np.ptp(person, axis=1).max(0) > 1e-6
+        assert moving.tolist() == [j in groups[label % 5] for j in range(25)]
+        spectrum = np.abs(np.fft.rfft(person[0, :, groups[label % 5][0]]))
+        assert spectrum[1:].argmax() + 1 == 1 + label // 5
+
+
+def test_same_seed_same_data():
+    a, la = synthetic.make_clips(6, 3, frames=8, joints=18, seed=5)
+    b, lb = synthetic.make_clips(6, 3, frames=8, joints=18, seed=5)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(la, lb)
