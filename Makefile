@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Unbuffered, so that pytest's closing line stays after TF's start-up messages on stderr.
+export PYTHONUNBUFFERED := 1
 
 .PHONY: demo test install clean
 

@@ -59,3 +59,41 @@ def model_config_from_flags():
                 raise ValueError(f"--stage_filters must be comma-separated integers, got {','.join(value)}")
         changes[field.name] = tuple(value) if isinstance(value, list) else value
     return base.replace(**changes)
+
+
+def define_training_flags():
+    """Flags of train_main.py (idempotent)."""
+    if "model_dir" in FLAGS:
+        return
+    define_model_flags()
+    flags.DEFINE_string("model_dir", None, "where checkpoints, the resolved flagfile and logs go", required=False)
+    flags.DEFINE_enum("dataset", "synthetic", ["synthetic"], "training data; 'synthetic' is generated on the fly")
+    flags.DEFINE_integer("synthetic_train_clips", 800, "clips in the synthetic training set", lower_bound=1)
+    flags.DEFINE_integer("synthetic_test_clips", 200, "clips in the synthetic test set", lower_bound=1)
+    flags.DEFINE_integer("epochs", 10, "training epochs", lower_bound=1)
+    flags.DEFINE_integer("batch_size", 64, "global batch size", lower_bound=1)
+    flags.DEFINE_float("learning_rate", 1e-3, "peak learning rate (AdamW)", lower_bound=0.0)
+    flags.DEFINE_float("weight_decay", 1e-4, "AdamW decoupled weight decay", lower_bound=0.0)
+    flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
+                      "XLA: auto = on when a GPU/TPU is present, off on CPU (measured slower there)")
+    flags.DEFINE_integer("seed", 0, "random seed for data, initialisation and dropout")
+
+
+def jit_compile_from_flag(value, accelerators):
+    """Resolves --jit_compile; `accelerators` is the number of visible GPUs/TPUs."""
+    if value == "auto":
+        return accelerators > 0
+    return value == "true"
+
+
+def resolved_flagfile(config, training_flag_names):
+    """A flagfile that reruns this configuration: every model field and training flag."""
+    lines = [f"--preset={FLAGS.preset}"]
+    for name, value in config.to_dict().items():
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        lines.append(f"--{name}={value}")
+    lines += [f"--{name}={FLAGS[name].serialize().split('=', 1)[1]}" for name in training_flag_names]
+    return "\n".join(lines) + "\n"

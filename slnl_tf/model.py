@@ -86,7 +86,7 @@ def build_model(config: ModelConfig = ModelConfig()) -> keras.Model:
     for name, x in streams.items():
         x = _stream(x, config, name)
         features.append(x)
-        pooled = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+        pooled = keras.layers.GlobalMaxPooling2D(name=f"{name}_pool")(x)
         pooled = MaxOverPersons(config.persons, name=f"{name}_max_persons")(pooled)
         pooled = keras.layers.Dropout(config.dropout, name=f"{name}_dropout")(pooled)
         outputs[name] = _classifier(pooled, config, name)

@@ -1,0 +1,87 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from absl import flags
+
+from slnl_tf import flags as project_flags
+from slnl_tf.config import PRESETS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def parsed():
+    project_flags.define_training_flags()
+
+    def parse(*argv):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["prog", *argv])
+        return project_flags.model_config_from_flags()
+
+    yield parse
+    flags.FLAGS.unparse_flags()
+
+
+def test_preset_is_the_base_and_flags_override_it(parsed):
+    assert parsed() == PRESETS["ntu60"]
+    config = parsed("--preset=kinetics", "--m1=4", "--m2=2", "--stage_filters=8,8,8,8,16,16",
+                    "--nonlocal_axes=time", "--attention=none", "--nonlocal_subsample=false")
+    assert config.joints == 18 and config.num_classes == 400
+    assert (config.m1, config.m2, config.stage_filters) == (4, 2, (8, 8, 8, 8, 16, 16))
+    assert config.nonlocal_axes == ("time",) and config.attention == "none" and not config.nonlocal_subsample
+
+
+def test_bad_values_name_the_flag(parsed):
+    with pytest.raises(ValueError, match="m1 \\+ m2 must be 6"):
+        parsed("--m1=4")
+    with pytest.raises(ValueError, match="--stage_filters must be comma-separated integers"):
+        parsed("--stage_filters=8,x,8,8,8,8")
+    with pytest.raises(flags.IllegalFlagValueError):
+        parsed("--preset=imagenet")
+
+
+def test_jit_compile_auto_means_accelerators_only():
+    assert project_flags.jit_compile_from_flag("auto", 0) is False
+    assert project_flags.jit_compile_from_flag("auto", 1) is True
+    assert project_flags.jit_compile_from_flag("true", 0) is True
+    assert project_flags.jit_compile_from_flag("false", 2) is False
+
+
+def _run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_summary_cli_prints_counts():
+    result = _run("-m", "slnl_tf.summary", "--preset=ntu60", "--frames=16", "--stage_filters=8,8,8,8,16,16")
+    assert result.returncode == 0, result.stderr
+    assert "params" in result.stdout and "GFLOPs/clip" in result.stdout
+
+
+def test_summary_cli_rejects_a_bad_config_with_the_flag_name():
+    result = _run("-m", "slnl_tf.summary", "--m1=5")
+    assert result.returncode != 0
+    assert "m1 + m2 must be 6" in result.stderr
+
+
+def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
+    args = ["train_main.py", "--flagfile=configs/demo.flags", "--frames=8", "--stage_filters=4,4,4,4,8,8",
+            "--fc_units=8", "--synthetic_train_clips=16", "--synthetic_test_clips=8", "--epochs=1",
+            "--batch_size=8", f"--model_dir={tmp_path}"]
+    result = _run(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test top-1 fused" in result.stdout
+    resolved = (tmp_path / "resolved.flags").read_text()
+    assert "--frames=8" in resolved and "--m1=2" in resolved and "--epochs=1" in resolved
+    assert (tmp_path / "model.keras").exists()
+    rerun = _run("train_main.py", f"--flagfile={tmp_path / 'resolved.flags'}", "--epochs=1")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert resolved.splitlines()[1:] == (tmp_path / "resolved.flags").read_text().splitlines()[1:]
+
+
+def test_train_main_rejects_unknown_flags_and_bad_values():
+    result = _run("train_main.py", "--flagfile=configs/demo.flags", "--attention=phase")
+    assert result.returncode != 0 and "attention must be one of" in result.stderr
+    result = _run("train_main.py", "--no_such_flag=1")
+    assert result.returncode != 0 and "no_such_flag" in result.stderr
