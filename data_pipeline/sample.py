@@ -1,0 +1,37 @@
+"""The in-memory sample every reader produces, and the error every reader raises."""
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Sample:
+    """One clip.
+
+    data: float32 `(C, T, V, M)`: channels, valid frames, joints, persons (absent = 0).
+    label: 0-based class index.
+    name: the sample's name, unique in its dataset (e.g. `S001C001P001R001A001`).
+    metadata: reader-specific facts (setup, camera, ... for NTU; kept in the records).
+    """
+
+    data: np.ndarray
+    label: int
+    name: str
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+class SampleError(ValueError):
+    """A source file that cannot become a sample; the message names the file."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+def check_finite(path, values):
+    """Raises SampleError naming the first non-finite value's position."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise SampleError(path, f"non-finite value {values[index]} at index {index}")
