@@ -1,0 +1,87 @@
+"""Preprocessed arrays: ST-GCN / 2s-AGCN `.npy` + `.pkl`, and PYSKL / MMAction2 `.pkl`."""
+import pickle
+
+import numpy as np
+
+from data_pipeline.sample import Sample, SampleError, check_finite
+
+
+def valid_frames(data):
+    """Frames up to the last one with any non-zero value ((C, T, V, M) zero-padded at the end)."""
+    nonzero = np.flatnonzero(np.abs(data).reshape(data.shape[0], data.shape[1], -1).max(axis=(0, 2)))
+    return int(nonzero[-1]) + 1 if nonzero.size else 0
+
+
+def read_name_label_pkl(path):
+    """The 2s-AGCN / ST-GCN label file: a pickled (sample_names, labels) pair."""
+    try:
+        with open(path, "rb") as f:
+            names, labels = pickle.load(f)[:2]
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
+        raise SampleError(path, f"not a pickled (names, labels) pair: {error}")
+    return [str(n).split(".")[0] for n in names], [int(label) for label in labels]
+
+
+def read_npy(npy_path, names, labels, num_classes=None):
+    """Yields a Sample (or a SampleError, to be counted and reported) per clip of an
+    (N, C, T, V, M) array; trailing zero frames are cut off."""
+    try:
+        array = np.load(npy_path, mmap_mode="r")
+    except (OSError, ValueError) as error:
+        raise SampleError(npy_path, f"cannot load as .npy: {error}")
+    if array.ndim != 5:
+        raise SampleError(npy_path, f"expected (N, C, T, V, M), got shape {array.shape}")
+    if not len(names) == len(labels) == len(array):
+        raise SampleError(npy_path, f"{len(array)} clips but {len(names)} names and {len(labels)} labels")
+    for index, (name, label) in enumerate(zip(names, labels)):
+        where = f"{npy_path}[{index}] ({name})"
+        try:
+            data = np.array(array[index], np.float32)
+            check_finite(where, data)
+            frames = valid_frames(data)
+            if frames == 0:
+                raise SampleError(where, "zero frames (all values are 0)")
+            if label < 0 or (num_classes is not None and label >= num_classes):
+                raise SampleError(where, f"label {label} out of range [0, {num_classes})")
+            yield Sample(data[:, :frames], label, name, {"source_index": index})
+        except SampleError as error:
+            yield error
+
+
+def read_pyskl(path, num_classes=None):
+    """Yields (Sample or SampleError, split names) per annotation of a PYSKL / MMAction2
+    skeleton pickle: `{"split": {name: [frame_dir, ...]}, "annotations": [{"frame_dir",
+    "label", "keypoint" (M, T, V, C), optional "keypoint_score" (M, T, V)}]}`. With scores,
+    the channels are (x, y, score)."""
+    try:
+        with open(path, "rb") as f:
+            content = pickle.load(f)
+        annotations = content["annotations"]
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as error:
+        raise SampleError(path, f"not a PYSKL annotation pickle: {error!r}")
+    splits_of = {}
+    for split, names in content.get("split", {}).items():
+        for name in names:
+            splits_of.setdefault(name, []).append(split)
+    for index, annotation in enumerate(annotations):
+        name = str(annotation.get("frame_dir", index))
+        where = f"{path}[{index}] ({name})"
+        try:
+            keypoint = np.asarray(annotation["keypoint"], np.float32)
+            if keypoint.ndim != 4:
+                raise SampleError(where, f"keypoint must be (M, T, V, C), got shape {keypoint.shape}")
+            if "keypoint_score" in annotation:
+                keypoint = np.concatenate(
+                    [keypoint[..., :2], np.asarray(annotation["keypoint_score"], np.float32)[..., None]], axis=-1)
+            data = np.ascontiguousarray(keypoint.transpose(3, 1, 2, 0))
+            check_finite(where, data)
+            if data.shape[1] == 0:
+                raise SampleError(where, "zero frames")
+            label = int(annotation["label"])
+            if label < 0 or (num_classes is not None and label >= num_classes):
+                raise SampleError(where, f"label {label} out of range [0, {num_classes})")
+            yield Sample(data, label, name, {}), splits_of.get(name, [])
+        except KeyError as error:
+            yield SampleError(where, f"missing key {error}"), []
+        except SampleError as error:
+            yield error, []

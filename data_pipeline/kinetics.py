@@ -1,0 +1,89 @@
+"""Kinetics-skeleton clips (the ST-GCN release: one JSON per clip, 18 OpenPose joints).
+
+`{"data": [{"frame_index": 1, "skeleton": [{"pose": [x0, y0, ..., x17, y17],
+"score": [s0, ..., s17]}, ...]}, ...], "label": "abseiling", "label_index": 0}`, x and y
+normalised by the frame size. As in ST-GCN's feeder: up to 5 persons per frame are read,
+x and y are centred by -0.5, joints with score 0 are zeroed, persons are ranked per frame
+by summed score and the best `max_persons` kept. Channels are (x, y, score). Frames keep
+their `frame_index` positions (1-based), frames without a person stay zero.
+"""
+import json
+import os
+
+import numpy as np
+
+from data_pipeline.sample import Sample, SampleError, check_finite
+
+NUM_JOINTS = 18
+PERSONS_READ = 5  # ST-GCN reads up to 5 persons per frame before ranking
+
+
+def read_label_names(path):
+    """Class names, one per line, in label-index order (e.g. Kinetics' label_name.txt)."""
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def _label(path, clip, label_names):
+    if label_names is not None and "label" in clip:
+        if clip["label"] not in label_names:
+            raise SampleError(path, f"label {clip['label']!r} is not in the label names")
+        label = label_names.index(clip["label"])
+    elif "label_index" in clip:
+        label = clip["label_index"]
+    else:
+        raise SampleError(path, "no 'label_index' and no 'label' with label names to look it up")
+    num_classes = len(label_names) if label_names is not None else None
+    if not isinstance(label, int) or label < 0 or (num_classes is not None and label >= num_classes):
+        raise SampleError(path, f"label {label!r} out of range [0, {num_classes or 'classes'})")
+    return label
+
+
+def read_sample(path, label_names=None, max_persons=2):
+    """A Kinetics-skeleton JSON as a Sample; SampleError if unusable.
+
+    label_names: class names in index order; when given, the label comes from the clip's
+    `label` name and is checked against it, else from `label_index`.
+    """
+    try:
+        with open(path) as f:
+            clip = json.load(f)
+        frames = clip["data"]
+    except OSError as error:
+        raise SampleError(path, f"cannot read: {error.strerror}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SampleError(path, f"unreadable JSON: {error}")
+    except (KeyError, TypeError):
+        raise SampleError(path, "no 'data' list of frames")
+    label = _label(path, clip, label_names)
+    try:
+        indices = [int(frame["frame_index"]) for frame in frames]
+    except (KeyError, TypeError, ValueError):
+        raise SampleError(path, "a frame without a valid 'frame_index'")
+    if min(indices, default=1) < 1:
+        raise SampleError(path, f"frame_index {min(indices)} < 1 (indices are 1-based)")
+    num_frames = max(indices, default=0)
+    if num_frames <= 0:
+        raise SampleError(path, "zero frames")
+    data = np.zeros((3, num_frames, NUM_JOINTS, PERSONS_READ), np.float32)
+    for frame in frames:
+        t = int(frame["frame_index"]) - 1
+        for m, person in enumerate(frame.get("skeleton", [])[:PERSONS_READ]):
+            try:
+                pose = np.asarray(person["pose"], np.float32)
+                score = np.asarray(person["score"], np.float32)
+            except (KeyError, TypeError, ValueError):
+                raise SampleError(path, f"frame {t + 1}: a person without numeric 'pose' and 'score'")
+            if pose.shape != (2 * NUM_JOINTS,) or score.shape != (NUM_JOINTS,):
+                raise SampleError(path, f"wrong joint count in frame {t + 1}: {pose.size // 2} poses, "
+                                        f"{score.size} scores (expected {NUM_JOINTS})")
+            data[0, t, :, m], data[1, t, :, m], data[2, t, :, m] = pose[0::2], pose[1::2], score
+    check_finite(path, data)
+    if not data[2].any():
+        raise SampleError(path, "no skeleton in any frame")
+    data[:2] -= 0.5
+    data[:2][np.broadcast_to(data[2] == 0, data[:2].shape)] = 0
+    order = np.argsort(-data[2].sum(axis=1), axis=1, kind="stable")  # (T, persons) per frame
+    data = np.take_along_axis(data, order[None, :, None, :], axis=3)[..., :max_persons]
+    name = os.path.splitext(os.path.basename(str(path)))[0]
+    return Sample(np.ascontiguousarray(data), label, name, {"label_name": clip.get("label", "")})
