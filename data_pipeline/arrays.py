@@ -22,28 +22,38 @@ def read_name_label_pkl(path):
     return [str(n).split(".")[0] for n in names], [int(label) for label in labels]
 
 
-def read_npy(npy_path, names, labels, num_classes=None):
-    """Yields a Sample (or a SampleError, to be counted and reported) per clip of an
-    (N, C, T, V, M) array; trailing zero frames are cut off."""
+def load_npy(npy_path):
+    """The (N, C, T, V, M) array, memory-mapped; SampleError if it is not one."""
     try:
         array = np.load(npy_path, mmap_mode="r")
     except (OSError, ValueError) as error:
         raise SampleError(npy_path, f"cannot load as .npy: {error}")
     if array.ndim != 5:
         raise SampleError(npy_path, f"expected (N, C, T, V, M), got shape {array.shape}")
+    return array
+
+
+def npy_clip(array, index, name, label, num_classes=None, where=None):
+    """Clip `index` of a loaded array as a Sample, trailing zero frames cut off."""
+    where = where or f"[{index}] ({name})"
+    data = np.array(array[index], np.float32)
+    check_finite(where, data)
+    frames = valid_frames(data)
+    if frames == 0:
+        raise SampleError(where, "zero frames (all values are 0)")
+    if label < 0 or (num_classes is not None and label >= num_classes):
+        raise SampleError(where, f"label {label} out of range [0, {num_classes})")
+    return Sample(data[:, :frames], label, name, {"source_index": index})
+
+
+def read_npy(npy_path, names, labels, num_classes=None):
+    """Yields a Sample (or a SampleError, to be counted and reported) per clip."""
+    array = load_npy(npy_path)
     if not len(names) == len(labels) == len(array):
         raise SampleError(npy_path, f"{len(array)} clips but {len(names)} names and {len(labels)} labels")
     for index, (name, label) in enumerate(zip(names, labels)):
-        where = f"{npy_path}[{index}] ({name})"
         try:
-            data = np.array(array[index], np.float32)
-            check_finite(where, data)
-            frames = valid_frames(data)
-            if frames == 0:
-                raise SampleError(where, "zero frames (all values are 0)")
-            if label < 0 or (num_classes is not None and label >= num_classes):
-                raise SampleError(where, f"label {label} out of range [0, {num_classes})")
-            yield Sample(data[:, :frames], label, name, {"source_index": index})
+            yield npy_clip(array, index, name, label, num_classes, where=f"{npy_path}[{index}] ({name})")
         except SampleError as error:
             yield error
 

@@ -1,0 +1,190 @@
+"""Where the converter's work items come from, per dataset kind.
+
+A source lists `Item`s (a split, a sample name and where to read it) and reads one item
+into a Sample (raising SampleError for bad input). Sources are plain picklable objects so
+that worker processes can read items in parallel.
+"""
+import dataclasses
+import functools
+import glob
+import json
+import os
+
+from data_pipeline import arrays, custom, kinetics, ntu, splits
+from data_pipeline.normalize import normalize_view
+from data_pipeline.sample import SampleError
+
+NTU60_LABEL_COUNT = 60
+NTU_LABEL_NAMES = "ntu120_label_names.txt"
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    split: str
+    name: str
+    where: str  # a file path, or "path[index]" for array sources
+    index: int = -1
+    label: int = -1
+
+
+def _require_dir(path, what):
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{what} {path!r} is not a directory")
+
+
+@dataclasses.dataclass(frozen=True)
+class NTUSource:
+    """Raw `.skeleton` files of NTU RGB+D 60 or 120 under `raw_dir` (searched recursively)."""
+
+    raw_dir: str
+    benchmark: str
+    body_selection: str = "denoise"
+    normalize: bool = False
+
+    @property
+    def dataset(self):
+        return splits.BENCHMARKS[self.benchmark][0]
+
+    @property
+    def layout(self):
+        return {"channels": 3, "joints": 25, "persons": 2, "channel_names": ["x", "y", "z"]}
+
+    @property
+    def num_classes(self):
+        return NTU60_LABEL_COUNT if self.dataset == "ntu60" else 120
+
+    def items(self):
+        """(items, skips): files of this dataset with their split; unparsable names skipped."""
+        _require_dir(self.raw_dir, "--raw_dir")
+        items, skips = [], []
+        for path in sorted(glob.glob(os.path.join(self.raw_dir, "**", "*.skeleton"), recursive=True)):
+            name = os.path.basename(path)[: -len(".skeleton")]
+            try:
+                meta = ntu.parse_name(name)
+            except ValueError as error:
+                skips.append((path, str(error)))
+                continue
+            if splits.in_dataset(self.dataset, meta):
+                items.append(Item(splits.split_of(self.benchmark, meta), name, path))
+        return items, skips
+
+    def read(self, item):
+        sample = ntu.read_sample(item.where, self.body_selection)
+        if sample.label >= self.num_classes:
+            raise SampleError(item.where, f"action {sample.label + 1} is not in {self.dataset}")
+        if self.normalize:
+            sample.data = normalize_view(sample.data)
+        return sample
+
+
+@dataclasses.dataclass(frozen=True)
+class KineticsSource:
+    """ST-GCN's Kinetics-skeleton layout: `raw_dir/kinetics_{train,val}/*.json` with
+    optional `raw_dir/kinetics_{train,val}_label.json` (`has_skeleton: false` clips are
+    skipped); any other sub-directory of JSON files becomes a split of its own name."""
+
+    raw_dir: str
+    label_names: tuple = ()
+
+    layout = {"channels": 3, "joints": 18, "persons": 2, "channel_names": ["x", "y", "score"]}
+
+    @property
+    def num_classes(self):
+        return len(self.label_names) or 400
+
+    def items(self):
+        _require_dir(self.raw_dir, "--raw_dir")
+        items, skips = [], []
+        for directory in sorted(glob.glob(os.path.join(self.raw_dir, "*", ""))):
+            folder = os.path.basename(os.path.dirname(directory))
+            split = folder.replace("kinetics_", "")
+            label_file = os.path.join(self.raw_dir, f"{folder}_label.json")
+            info = {}
+            if os.path.exists(label_file):
+                with open(label_file) as f:
+                    info = json.load(f)
+            for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
+                name = os.path.basename(path)[:-5]
+                if info.get(name, {}).get("has_skeleton", True) is False:
+                    skips.append((path, "has_skeleton is false in the label file"))
+                    continue
+                items.append(Item(split, name, path))
+        if not items and not skips:
+            raise FileNotFoundError(f"no */*.json clips under --raw_dir {self.raw_dir!r}")
+        return items, skips
+
+    def read(self, item):
+        return kinetics.read_sample(item.where, list(self.label_names) or None)
+
+
+_LOADED_ARRAYS = {}  # per worker process: path -> memory-mapped array
+
+
+@dataclasses.dataclass(frozen=True)
+class NpySource:
+    """ST-GCN / 2s-AGCN arrays: `raw_dir/{split}_data_joint.npy` (or `{split}_data.npy`)
+    beside `raw_dir/{split}_label.pkl`, for every split found."""
+
+    raw_dir: str
+    num_classes: int = 60
+    joints: int = 25
+    channels: int = 3
+
+    @property
+    def layout(self):
+        return {"channels": self.channels, "joints": self.joints, "persons": 2}
+
+    def items(self):
+        _require_dir(self.raw_dir, "--raw_dir")
+        items = []
+        for label_file in sorted(glob.glob(os.path.join(self.raw_dir, "*_label.pkl"))):
+            split = os.path.basename(label_file)[: -len("_label.pkl")]
+            candidates = [os.path.join(self.raw_dir, f"{split}_data{s}.npy") for s in ("_joint", "")]
+            data_file = next((c for c in candidates if os.path.exists(c)), None)
+            if data_file is None:
+                raise FileNotFoundError(f"{label_file} has no {candidates[0]} or {candidates[1]}")
+            names, labels = arrays.read_name_label_pkl(label_file)
+            count = len(arrays.load_npy(data_file))
+            if count != len(names):
+                raise SampleError(data_file, f"{count} clips but {len(names)} names in {label_file}")
+            items += [Item(split, n, data_file, i, l) for i, (n, l) in enumerate(zip(names, labels))]
+        if not items:
+            raise FileNotFoundError(f"no *_label.pkl with its data .npy under --raw_dir {self.raw_dir!r}")
+        return items, []
+
+    def read(self, item):
+        if item.where not in _LOADED_ARRAYS:
+            _LOADED_ARRAYS[item.where] = arrays.load_npy(item.where)
+        where = f"{item.where}[{item.index}] ({item.name})"
+        return arrays.npy_clip(_LOADED_ARRAYS[item.where], item.index, item.name, item.label, self.num_classes,
+                               where)
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomSource:
+    """The documented own-data schema (see data_pipeline/custom.py and README)."""
+
+    raw_dir: str
+
+    @functools.cached_property
+    def _layout(self):
+        return custom.read_layout(self.raw_dir)
+
+    @property
+    def layout(self):
+        layout = self._layout
+        return {"channels": layout["channels"], "joints": layout["joints"], "persons": 2,
+                **({"joint_names": layout["joint_names"]} if "joint_names" in layout else {})}
+
+    @property
+    def num_classes(self):
+        return len(self._layout["class_names"])
+
+    def items(self):
+        _require_dir(self.raw_dir, "--raw_dir")
+        self._layout  # fail early on a bad layout.json
+        return [Item(split, name, os.path.join(self.raw_dir, "clips", f"{name}.npy"), label=label)
+                for name, label, split in custom.read_index(self.raw_dir)], []
+
+    def read(self, item):
+        return custom.read_sample(self.raw_dir, item.name, item.label, self._layout)

@@ -1,0 +1,176 @@
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data_pipeline import build, ntu, records, sources
+from shared_data import SHARED_DATA, real_files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write_ntu_dir(directory, rng):
+    """Eight good clips across performers / cameras, and one of each kind of bad file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    good = []
+    for k, (performer, camera) in enumerate([(1, 1), (1, 2), (2, 3), (3, 1), (3, 2), (4, 2), (6, 3), (8, 1)]):
+        name = f"S001C{camera:03d}P{performer:03d}R001A{k % 3 + 1:03d}"
+        frames = [[("1", rng.normal(size=(25, 3)) + [0, 0, 3])] for _ in range(6 + k)]
+        ntu.write_skeleton_file(directory / f"{name}.skeleton", frames)
+        good.append(name)
+    (directory / "S001C001P001R002A001.skeleton").write_text("5\r\n1\r\n")  # truncated
+    (directory / "S001C001P002R002A001.skeleton").write_text("0\r\n")  # zero frames
+    ntu.write_skeleton_file(directory / "S001C002P002R002A002.skeleton", [[("1", np.full((25, 3), np.nan))]])
+    ntu.write_skeleton_file(directory / "S001C003P003R002A003.skeleton", [[]] * 4)  # no body at all
+    ntu.write_skeleton_file(directory / "S018C001P050R001A070.skeleton", [[("1", np.ones((25, 3)))]])  # NTU-120
+    ntu.write_skeleton_file(directory / "S001C001P004R002A004.skeleton", [[("1", np.ones((25, 3)))]] * 3)
+    (directory / "notes.skeleton").write_text("1\n0\n")
+    return good
+
+
+def _read_records(out_dir, split, dtype="float16"):
+    files = sorted(tf.io.gfile.glob(os.path.join(out_dir, f"{split}-*.tfrecord")))
+    return {p["name"].numpy().decode(): p for p in map(lambda s: records.parse(s, dtype),
+                                                       tf.data.TFRecordDataset(files))}
+
+
+def test_ntu_build_counts_skips_and_values(tmp_path):
+    rng = np.random.default_rng(0)
+    good = _write_ntu_dir(tmp_path / "raw", rng)
+    out = tmp_path / "out"
+    lines = []
+    manifest = build.build(sources.NTUSource(str(tmp_path / "raw"), "ntu60_xsub"), str(out),
+                           ignore={"S001C001P004R002A004"}, files_per_shard=3, workers=1, progress=False,
+                           log=lines.append)
+    # 15 files: the NTU-120 one is not listed; 13 NTU-60 files and 1 unparsable name are read.
+    assert manifest["read"] == 14 and manifest["written"] == 8 and manifest["skipped"] == 6
+    # Good clips by performer: 1, 1, 2, 3, 3, 4, 6, 8; training performers 1, 2, 4, 8.
+    assert manifest["splits"]["train"]["written"] == 5 and manifest["splits"]["test"]["written"] == 3
+    assert sum(manifest["splits"]["train"]["class_counts"].values()) == 5
+    assert lines[-1].startswith("read 14 = written 8 + skipped 6")
+    skipped = (out / "skipped.txt").read_text()
+    for reason in ("truncated", "zero frames", "non-finite", "no skeleton", "ignore list", "not an NTU sample name"):
+        assert reason in skipped
+    assert json.loads((out / "manifest.json").read_text())["written"] == 8
+    written = {**_read_records(out, "train"), **_read_records(out, "test")}
+    assert sorted(written) == sorted(good)
+    for name in good:
+        expected = ntu.read_sample(tmp_path / "raw" / f"{name}.skeleton")
+        np.testing.assert_allclose(written[name]["skeleton"].numpy(), expected.data, rtol=2e-3, atol=2e-3)
+        assert int(written[name]["label"]) == expected.label
+    assert not list(out.glob("*.tmp-*"))
+
+
+def test_rerun_resumes_and_parallel_equals_serial(tmp_path):
+    rng = np.random.default_rng(1)
+    _write_ntu_dir(tmp_path / "raw", rng)
+    source = sources.NTUSource(str(tmp_path / "raw"), "ntu60_xview")
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    build.build(source, str(serial), files_per_shard=2, workers=1, progress=False, log=lambda _: None)
+    first = build.build(source, str(parallel), files_per_shard=2, workers=2, progress=False, log=lambda _: None)
+    for shard in sorted(serial.glob("*.tfrecord")):
+        assert shard.read_bytes() == (parallel / shard.name).read_bytes()
+    victim = sorted(parallel.glob("*.tfrecord"))[0]
+    victim.unlink()
+    lines = []
+    again = build.build(source, str(parallel), files_per_shard=2, workers=1, progress=False, log=lines.append)
+    shards = len(list(parallel.glob("*.tfrecord")))
+    assert lines[0] == f"resuming: {shards - 1} of {shards} shards already finished, skipped"
+    assert "(1 shards written" in lines[-1]
+    assert again["splits"] == first["splits"]
+
+
+def test_kinetics_build_from_the_real_clips(tmp_path):
+    clips = real_files("kinetics/json/*.json")
+    if not clips:
+        pytest.skip("no real Kinetics clips")
+    val = tmp_path / "raw" / "kinetics_val"
+    val.mkdir(parents=True)
+    for clip in clips:
+        (val / clip.name).symlink_to(clip)
+    (tmp_path / "raw" / "kinetics_val_label.json").write_text(json.dumps({clips[0].stem: {"has_skeleton": False}}))
+    names = tuple(sources.kinetics.read_label_names(SHARED_DATA / "kinetics" / "label_name.txt"))
+    manifest = build.build(sources.KineticsSource(str(tmp_path / "raw"), names), str(tmp_path / "out"),
+                           storage_dtype="float32", progress=False, log=lambda _: None)
+    assert manifest["splits"]["val"]["written"] == len(clips) - 1 and manifest["skipped"] == 1
+    written = _read_records(tmp_path / "out", "val", "float32")
+    for clip in clips[1:]:
+        np.testing.assert_array_equal(written[clip.stem]["skeleton"].numpy(),
+                                      sources.kinetics.read_sample(clip, list(names)).data)
+
+
+def test_npy_build_from_the_real_arrays(tmp_path):
+    arrays_found = real_files("ntu/preprocessed_examples_N3TVM.npy")
+    if not arrays_found:
+        pytest.skip("no real preprocessed arrays")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "val_data_joint.npy").symlink_to(arrays_found[0])
+    count = len(np.load(arrays_found[0], mmap_mode="r"))
+    with open(raw / "val_label.pkl", "wb") as f:
+        pickle.dump(([f"clip{i}.skeleton" for i in range(count)], list(range(count))), f)
+    manifest = build.build(sources.NpySource(str(raw)), str(tmp_path / "out"), storage_dtype="float32",
+                           progress=False, log=lambda _: None)
+    assert manifest["written"] == count
+    written = _read_records(tmp_path / "out", "val", "float32")
+    clips = np.load(arrays_found[0])
+    for i in range(count):
+        frames = int(written[f"clip{i}"]["frames"])
+        np.testing.assert_array_equal(written[f"clip{i}"]["skeleton"].numpy(), clips[i][:, :frames])
+
+
+def test_custom_schema_build(tmp_path):
+    raw = tmp_path / "mine"
+    (raw / "clips").mkdir(parents=True)
+    (raw / "layout.json").write_text(json.dumps({"joints": 17, "channels": 2, "class_names": ["wave", "kick"]}))
+    rng = np.random.default_rng(2)
+    np.save(raw / "clips" / "a.npy", rng.normal(size=(2, 9, 17, 1)))
+    np.save(raw / "clips" / "b.npy", rng.normal(size=(2, 5, 17)))
+    np.save(raw / "clips" / "c.npy", rng.normal(size=(3, 5, 17)))  # wrong channel count
+    (raw / "samples.csv").write_text("name,label,split\na,0,train\nb,1,test\nc,1,train\nd,0,train\ne,7,train\n")
+    np.save(raw / "clips" / "e.npy", rng.normal(size=(2, 5, 17)))
+    manifest = build.build(sources.CustomSource(str(raw)), str(tmp_path / "out"), progress=False,
+                           log=lambda _: None)
+    assert manifest["written"] == 2 and manifest["skipped"] == 3
+    assert manifest["layout"]["joints"] == 17
+    skipped = (tmp_path / "out" / "skipped.txt").read_text()
+    assert "is not (C=2, T, V=17, M)" in skipped and "cannot load" in skipped and "out of range" in skipped
+    b = _read_records(tmp_path / "out", "test")["b"]["skeleton"].numpy()
+    assert b.shape == (2, 5, 17, 2) and not b[..., 1].any()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "data_pipeline.build", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_end_to_end_with_the_real_raw_files_and_ignore_list(tmp_path):
+    raw_files = real_files("ntu/raw/*.skeleton")
+    if not raw_files:
+        pytest.skip("no real NTU raw files")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for path in raw_files:
+        (raw / path.name).symlink_to(path)
+    result = _cli("--dataset=ntu60", "--benchmark=ntu60_xview", f"--raw_dir={raw}", f"--out_dir={tmp_path}",
+                  f"--ignore_list={SHARED_DATA / 'ntu' / 'ntu60_samples_with_missing_skeletons.txt'}",
+                  "--normalize")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"read {len(raw_files)} = written {len(raw_files)} + skipped 0" in result.stdout
+    manifest = json.loads((tmp_path / "ntu60_xview" / "manifest.json").read_text())
+    assert manifest["options"]["normalize"] and manifest["written"] == len(raw_files)
+
+
+def test_cli_rejects_missing_directory_and_wrong_benchmark(tmp_path):
+    result = _cli("--dataset=ntu60", f"--raw_dir={tmp_path / 'nowhere'}", f"--out_dir={tmp_path}")
+    assert result.returncode != 0 and "is not a directory" in result.stderr
+    result = _cli("--dataset=ntu60", "--benchmark=ntu120_xset", f"--raw_dir={tmp_path}", f"--out_dir={tmp_path}")
+    assert result.returncode != 0 and "--benchmark for ntu60 must be one of" in result.stderr
+    result = _cli("--dataset=imagenet", f"--raw_dir={tmp_path}", f"--out_dir={tmp_path}")
+    assert result.returncode != 0 and "dataset" in result.stderr
