@@ -18,9 +18,9 @@ STORAGE_DTYPES = ("float16", "float32")
 
 def serialize(sample, storage_dtype="float16"):
     """A Sample as a serialized tf.train.Example."""
-    data = np.ascontiguousarray(sample.data, dtype=np.dtype(storage_dtype).newbyteorder("<"))
-    if storage_dtype == "float16" and not np.all(np.isfinite(data)):
+    if storage_dtype == "float16" and np.abs(sample.data).max(initial=0) > np.finfo(np.float16).max:
         raise ValueError(f"{sample.name}: values beyond float16 range; use storage_dtype=float32")
+    data = np.ascontiguousarray(sample.data, dtype=np.dtype(storage_dtype).newbyteorder("<"))
     feature = {
         "skeleton": tf.train.Feature(bytes_list=tf.train.BytesList(value=[data.tobytes()])),
         "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=list(data.shape))),

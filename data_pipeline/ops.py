@@ -1,0 +1,74 @@
+"""Input ops: small pure functions over a feature dict, usable eagerly and in tf.data.map.
+
+A feature dict holds at least `skeleton` (float32 (C, T, V, M)) and `frames` (int32, the
+valid frame count, T). Random ops take an explicit `seed` (int32/int64 shape (2,)) and
+use stateless random numbers, so the same seed gives the same result everywhere.
+"""
+import math
+
+import tensorflow as tf
+
+
+def _crop_and_resize(skeleton, start, length, frames_out):
+    """Frames [start, start + length) linearly resized (half-pixel centres) to frames_out."""
+    channels, _, joints, persons = tf.unstack(tf.shape(skeleton))
+    crop = skeleton[:, start : start + length]
+    image = tf.reshape(tf.transpose(crop, (1, 2, 3, 0)), (length, joints * persons, channels))
+    resized = tf.image.resize(image, (frames_out, joints * persons), method="bilinear", antialias=False)
+    return tf.transpose(tf.reshape(resized, (frames_out, joints, persons, channels)), (3, 0, 1, 2))
+
+
+def _with(features, skeleton, frames_out):
+    return {**features, "skeleton": skeleton, "frames": tf.constant(frames_out, tf.int32)}
+
+
+def random_temporal_crop(features, seed, frames_out, min_ratio=0.5, max_ratio=1.0):
+    """Training crop (HCN): a random window of ratio in [min_ratio, max_ratio] of the valid
+    frames at a random start, resized to frames_out."""
+    frames = tf.cast(features["frames"], tf.int32)
+    ratio_seed, start_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    ratio = tf.random.stateless_uniform((), ratio_seed, min_ratio, max_ratio)
+    length = tf.clip_by_value(tf.cast(tf.round(ratio * tf.cast(frames, tf.float32)), tf.int32), 1, frames)
+    start = tf.random.stateless_uniform((), start_seed, 0, frames - length + 1, dtype=tf.int32)
+    return _with(features, _crop_and_resize(features["skeleton"], start, length, frames_out), frames_out)
+
+
+def center_temporal_crop(features, frames_out, ratio=0.95):
+    """Evaluation crop: the central `ratio` of the valid frames, resized to frames_out."""
+    frames = tf.cast(features["frames"], tf.int32)
+    length = tf.clip_by_value(tf.cast(tf.round(ratio * tf.cast(frames, tf.float32)), tf.int32), 1, frames)
+    start = (frames - length) // 2
+    return _with(features, _crop_and_resize(features["skeleton"], start, length, frames_out), frames_out)
+
+
+def _rotation_matrix(angles):
+    """3x3 rotation: about x by angles[0], then y by angles[1], then z by angles[2]."""
+    cx, cy, cz = tf.unstack(tf.cos(angles))
+    sx, sy, sz = tf.unstack(tf.sin(angles))
+    one, zero = tf.ones_like(cx), tf.zeros_like(cx)
+    rx = tf.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx])
+    ry = tf.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy])
+    rz = tf.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one])
+    return tf.reshape(rz, (3, 3)) @ tf.reshape(ry, (3, 3)) @ tf.reshape(rx, (3, 3))
+
+
+def random_rotation(features, seed, max_degrees=17.0, coordinate_channels=3):
+    """Rotates the coordinates by uniform random angles in [-max_degrees, max_degrees]:
+    about all three axes for 3-D data, about the image normal for 2-D data
+    (`coordinate_channels=2`, e.g. Kinetics' x, y, score; the score is untouched)."""
+    limit = max_degrees * math.pi / 180.0
+    angles = tf.random.stateless_uniform((3,), seed, -limit, limit)
+    if coordinate_channels == 2:
+        angles = angles * tf.constant([0.0, 0.0, 1.0])
+    rotation = _rotation_matrix(angles)[:coordinate_channels, :coordinate_channels]
+    skeleton = features["skeleton"]
+    coordinates = tf.einsum("ij,jtvm->itvm", rotation, skeleton[:coordinate_channels])
+    return {**features, "skeleton": tf.concat([coordinates, skeleton[coordinate_channels:]], axis=0)}
+
+
+def random_scale(features, seed, min_scale=0.9, max_scale=1.1, coordinate_channels=3):
+    """Multiplies the coordinates by one uniform random factor in [min_scale, max_scale]."""
+    scale = tf.random.stateless_uniform((), seed, min_scale, max_scale)
+    skeleton = features["skeleton"]
+    return {**features, "skeleton": tf.concat(
+        [skeleton[:coordinate_channels] * scale, skeleton[coordinate_channels:]], axis=0)}

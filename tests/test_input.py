@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data_pipeline import build, input as data_input, sources
+from data_pipeline.sample import Sample
+
+
+class _ListSource:
+    """An in-memory source for tests: items are indices into a list of samples."""
+
+    def __init__(self, samples, split_of):
+        self.samples, self.split_of = samples, split_of
+        self.layout = {"channels": 3, "joints": 25, "persons": 2}
+        self.num_classes = 10
+
+    def items(self):
+        return [sources.Item(self.split_of(i), s.name, f"memory[{i}]", i) for i, s in enumerate(self.samples)], []
+
+    def read(self, item):
+        return self.samples[item.index]
+
+
+@pytest.fixture(scope="module")
+def records_dir(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    samples = [Sample(rng.normal(size=(3, 12, 25, 2)).astype(np.float32), i % 10, f"clip{i:03d}")
+               for i in range(40)]
+    out = tmp_path_factory.mktemp("records")
+    build.build(_ListSource(samples, lambda i: "train" if i < 30 else "test"), str(out), storage_dtype="float32",
+                files_per_shard=4, workers=1, progress=False, log=lambda _: None)
+    return str(out), samples
+
+
+def test_array_to_records_to_tf_data_returns_the_same_arrays(records_dir):
+    out, samples = records_dir
+    dataset = data_input.make_dataset(out, "test", batch_size=4, frames=12, training=False, eval_crop_ratio=1.0,
+                                      keep_names=True)
+    seen = {}
+    for batch in dataset:
+        for name, skeleton, label in zip(batch["name"].numpy(), batch["skeleton"].numpy(), batch["label"].numpy()):
+            seen[name.decode()] = (skeleton, label)
+    assert sorted(seen) == [f"clip{i:03d}" for i in range(30, 40)]
+    for i in range(30, 40):
+        skeleton, label = seen[f"clip{i:03d}"]
+        np.testing.assert_allclose(skeleton, samples[i].data, atol=1e-6)
+        assert label == samples[i].label
+
+
+def test_training_batches_are_shuffled_cropped_and_repeated(records_dir):
+    out, _ = records_dir
+    dataset = data_input.make_dataset(out, "train", batch_size=8, frames=16, training=True, seed=1,
+                                      rotation_degrees=10.0, scale_range=(0.9, 1.1), keep_names=True)
+    batches = list(dataset.take(8))
+    assert all(b["skeleton"].shape == (8, 3, 16, 25, 2) for b in batches)
+    names = [n.decode() for b in batches for n in b["name"].numpy()]
+    assert set(names) == {f"clip{i:03d}" for i in range(30)}  # 64 draws cover all 30 (repeat)
+    first_epoch = names[:30]
+    assert first_epoch != sorted(first_epoch)
+
+
+def test_input_context_gives_each_pipeline_its_own_shards(records_dir):
+    out, _ = records_dir
+    names = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline,
+                                             num_replicas_in_sync=2)
+        dataset = data_input.make_dataset(out, "test", batch_size=4, frames=12, training=False,
+                                          input_context=context, keep_names=True)
+        batches = list(dataset)
+        assert all(b["skeleton"].shape[0] <= 2 for b in batches)  # per-replica batch 4 / 2
+        names.append({n.decode() for b in batches for n in b["name"].numpy()})
+    assert names[0] and names[1] and not names[0] & names[1]
+    assert names[0] | names[1] == {f"clip{i:03d}" for i in range(30, 40)}
+
+
+def test_missing_records_name_the_build_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m data_pipeline.build"):
+        data_input.make_dataset(str(tmp_path), "train", batch_size=2, frames=8, training=True)
+    with pytest.raises(FileNotFoundError, match="no val-\\*.tfrecord"):
+        data_input.make_dataset(_records(tmp_path), "val", batch_size=2, frames=8, training=True)
+
+
+def _records(tmp_path):
+    samples = [Sample(np.ones((3, 4, 25, 2), np.float32), 0, "a")]
+    build.build(_ListSource(samples, lambda i: "train"), str(tmp_path / "r"), progress=False, log=lambda _: None)
+    return str(tmp_path / "r")

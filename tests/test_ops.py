@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data_pipeline import ops
+
+
+def _features(frames=20, channels=3, seed=0):
+    skeleton = np.random.default_rng(seed).normal(size=(channels, frames, 25, 2)).astype(np.float32)
+    skeleton[..., 1] = 0.0  # absent second person
+    return {"skeleton": tf.constant(skeleton), "frames": tf.constant(frames, tf.int32),
+            "label": tf.constant(3, tf.int32)}
+
+
+def _ramp(frames):
+    skeleton = np.broadcast_to(np.arange(frames, dtype=np.float32)[None, :, None, None], (3, frames, 25, 2))
+    return {"skeleton": tf.constant(skeleton), "frames": tf.constant(frames, tf.int32)}
+
+
+SEED = tf.constant([7, 11], tf.int64)
+OPS = {
+    "random_temporal_crop": lambda f: ops.random_temporal_crop(f, SEED, 16, 0.5, 1.0),
+    "center_temporal_crop": lambda f: ops.center_temporal_crop(f, 16, 0.9),
+    "random_rotation": lambda f: ops.random_rotation(f, SEED, 30.0),
+    "random_rotation_2d": lambda f: ops.random_rotation(f, SEED, 30.0, coordinate_channels=2),
+    "random_scale": lambda f: ops.random_scale(f, SEED, 0.8, 1.2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_eager_and_tf_data_map_agree(name):
+    op = OPS[name]
+    features = _features()
+    eager = op(features)
+    mapped = next(iter(tf.data.Dataset.from_tensors(features).map(op)))
+    for key in eager:
+        np.testing.assert_allclose(mapped[key].numpy(), eager[key].numpy(), rtol=1e-6, atol=1e-6)
+    assert not eager["skeleton"].numpy()[..., 1].any()  # the absent person stays zero
+    assert int(eager["label"]) == 3
+
+
+def test_full_crop_at_the_same_length_is_the_identity():
+    features = _features(frames=16)
+    out = ops.random_temporal_crop(features, SEED, 16, 1.0, 1.0)
+    np.testing.assert_allclose(out["skeleton"].numpy(), features["skeleton"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(ops.center_temporal_crop(features, 16, 1.0)["skeleton"].numpy(),
+                               features["skeleton"].numpy(), atol=1e-6)
+
+
+def test_random_crop_stays_within_the_ratio_and_the_clip():
+    for k in range(20):
+        out = ops.random_temporal_crop(_ramp(40), tf.constant([k, 1], tf.int64), 32, 0.5, 0.75)
+        values = out["skeleton"].numpy()[0, :, 0, 0]
+        assert out["skeleton"].shape == (3, 32, 25, 2) and int(out["frames"]) == 32
+        assert np.all(np.diff(values) >= 0) and values[0] >= 0 and values[-1] <= 39
+        assert 0.5 * 40 - 2 <= values[-1] - values[0] + 1 <= 0.75 * 40 + 1
+
+
+def test_center_crop_is_centred():
+    values = ops.center_temporal_crop(_ramp(100), 50, 0.9)["skeleton"].numpy()[0, :, 0, 0]
+    assert abs((values[0] + values[-1]) / 2 - 49.5) < 1e-4
+    assert 88 <= values[-1] - values[0] + 1 <= 91
+
+
+def test_rotation_keeps_lengths_and_2d_rotation_keeps_the_score():
+    features = _features()
+    out = ops.random_rotation(features, SEED, 45.0)["skeleton"].numpy()
+    before = features["skeleton"].numpy()
+    np.testing.assert_allclose(np.linalg.norm(out, axis=0), np.linalg.norm(before, axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(out, before)
+    flat = ops.random_rotation(features, SEED, 45.0, coordinate_channels=2)["skeleton"].numpy()
+    np.testing.assert_array_equal(flat[2], before[2])
+    np.testing.assert_allclose(np.linalg.norm(flat[:2], axis=0), np.linalg.norm(before[:2], axis=0), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_scale_multiplies_coordinates_only():
+    features = _features()
+    out = ops.random_scale(features, SEED, 2.0, 2.0)["skeleton"].numpy()
+    np.testing.assert_allclose(out, 2.0 * features["skeleton"].numpy(), rtol=1e-6)
+    flat = ops.random_scale(features, SEED, 2.0, 2.0, coordinate_channels=2)["skeleton"].numpy()
+    np.testing.assert_array_equal(flat[2], features["skeleton"].numpy()[2])
+
+
+def test_same_seed_same_result_other_seed_other_result():
+    a = ops.random_temporal_crop(_ramp(60), SEED, 16, 0.5, 1.0)["skeleton"].numpy()
+    b = ops.random_temporal_crop(_ramp(60), SEED, 16, 0.5, 1.0)["skeleton"].numpy()
+    c = ops.random_temporal_crop(_ramp(60), tf.constant([1, 2], tf.int64), 16, 0.5, 1.0)["skeleton"].numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
