@@ -59,7 +59,7 @@ def read_npy(npy_path, names, labels, num_classes=None):
 
 
 def read_pyskl(path, num_classes=None):
-    """Yields (Sample or SampleError, split names) per annotation of a PYSKL / MMAction2
+    """Yields (name, Sample or SampleError, split names) per annotation of a PYSKL / MMAction2
     skeleton pickle: `{"split": {name: [frame_dir, ...]}, "annotations": [{"frame_dir",
     "label", "keypoint" (M, T, V, C), optional "keypoint_score" (M, T, V)}]}`. With scores,
     the channels are (x, y, score)."""
@@ -90,8 +90,8 @@ def read_pyskl(path, num_classes=None):
             label = int(annotation["label"])
             if label < 0 or (num_classes is not None and label >= num_classes):
                 raise SampleError(where, f"label {label} out of range [0, {num_classes})")
-            yield Sample(data, label, name, {}), splits_of.get(name, [])
+            yield name, Sample(data, label, name, {}), splits_of.get(name, [])
         except KeyError as error:
-            yield SampleError(where, f"missing key {error}"), []
+            yield name, SampleError(where, f"missing key {error}"), splits_of.get(name, [])
         except SampleError as error:
-            yield error, []
+            yield name, error, splits_of.get(name, [])

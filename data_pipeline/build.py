@@ -6,6 +6,7 @@
     python -m data_pipeline.build --dataset=kinetics --raw_dir=/data/kinetics-skeleton \\
         --label_names=label_name.txt --out_dir=/data/records
     python -m data_pipeline.build --dataset=npy --raw_dir=/data/ntu60_xsub_arrays --out_dir=...
+    python -m data_pipeline.build --dataset=pyskl --raw_dir=/data/ntu60_3danno.pkl --out_dir=...
     python -m data_pipeline.build --dataset=custom --raw_dir=/data/my_data --out_dir=...
 
 Records go to `<out_dir>/<name>/{split}-NNNNN-of-NNNNN.tfrecord` (name: the benchmark or
@@ -25,7 +26,7 @@ import time
 from data_pipeline import records, sources, splits
 from data_pipeline.sample import SampleError
 
-DATASETS = ("ntu60", "ntu120", "kinetics", "npy", "custom")
+DATASETS = ("ntu60", "ntu120", "kinetics", "npy", "pyskl", "custom")
 
 
 def _shard_path(out_dir, split, index, count):
@@ -176,9 +177,14 @@ def main(argv):
     elif FLAGS.dataset == "npy":
         source = sources.NpySource(FLAGS.raw_dir, FLAGS.num_classes, FLAGS.joints, FLAGS.channels)
         name = "npy"
+    elif FLAGS.dataset == "pyskl":
+        source = sources.PysklSource(FLAGS.raw_dir, FLAGS.pyskl_split_prefix, FLAGS.num_classes)
+        name = f"pyskl_{FLAGS.pyskl_split_prefix}"
     else:
         source, name = sources.CustomSource(FLAGS.raw_dir), "custom"
-    if not os.path.isdir(FLAGS.raw_dir):
+    if FLAGS.dataset == "pyskl" and not os.path.isfile(FLAGS.raw_dir):
+        raise app.UsageError(f"--raw_dir {FLAGS.raw_dir!r} is not a file (pyskl takes the annotation .pkl)")
+    if FLAGS.dataset != "pyskl" and not os.path.isdir(FLAGS.raw_dir):
         raise app.UsageError(f"--raw_dir {FLAGS.raw_dir!r} is not a directory")
     ignore = splits.read_name_list(FLAGS.ignore_list) if FLAGS.ignore_list else frozenset()
     class_names = None
@@ -212,7 +218,8 @@ def define_flags():
     flags.DEFINE_enum("body_selection", "denoise", BODY_SELECTIONS, "NTU: which 2 bodies to keep")
     flags.DEFINE_bool("normalize", False, "NTU: centre on the spine and rotate (2s-AGCN) before writing")
     flags.DEFINE_string("label_names", None, "class names, one a line in index order (Kinetics: label_name.txt)")
-    flags.DEFINE_integer("num_classes", 60, "npy: number of classes, to check labels", lower_bound=1)
+    flags.DEFINE_integer("num_classes", 60, "npy, pyskl: number of classes, to check labels", lower_bound=1)
+    flags.DEFINE_string("pyskl_split_prefix", "xsub", "pyskl: use the pickle's splits starting with this")
     flags.DEFINE_integer("joints", 25, "npy: joints per skeleton", lower_bound=1)
     flags.DEFINE_integer("channels", 3, "npy: values per joint", lower_bound=1)
     flags.DEFINE_enum("storage_dtype", "float16", records.STORAGE_DTYPES, "skeleton storage in the records")

@@ -39,11 +39,12 @@ def _label(path, clip, label_names):
     return label
 
 
-def read_sample(path, label_names=None, max_persons=2):
+def read_sample(path, label_names=None, max_persons=2, label=None):
     """A Kinetics-skeleton JSON as a Sample; SampleError if unusable.
 
     label_names: class names in index order; when given, the label comes from the clip's
     `label` name and is checked against it, else from `label_index`.
+    label: the clip's label_index from the split's label JSON, which then takes precedence.
     """
     try:
         with open(path) as f:
@@ -55,7 +56,10 @@ def read_sample(path, label_names=None, max_persons=2):
         raise SampleError(path, f"unreadable JSON: {error}")
     except (KeyError, TypeError):
         raise SampleError(path, "no 'data' list of frames")
-    label = _label(path, clip, label_names)
+    label = _label(path, {"label_index": label} if label is not None else clip,
+                   None if label is not None else label_names)
+    if label is not None and label_names is not None and label >= len(label_names):
+        raise SampleError(path, f"label {label} out of range [0, {len(label_names)})")
     try:
         indices = [int(frame["frame_index"]) for frame in frames]
     except (KeyError, TypeError, ValueError):

@@ -80,8 +80,9 @@ class NTUSource:
 @dataclasses.dataclass(frozen=True)
 class KineticsSource:
     """ST-GCN's Kinetics-skeleton layout: `raw_dir/kinetics_{train,val}/*.json` with
-    optional `raw_dir/kinetics_{train,val}_label.json` (`has_skeleton: false` clips are
-    skipped); any other sub-directory of JSON files becomes a split of its own name."""
+    optional `raw_dir/kinetics_{train,val}_label.json` (labels from there take precedence;
+    `has_skeleton: false` clips are skipped); any other sub-directory of JSON files becomes
+    a split of its own name."""
 
     raw_dir: str
     label_names: tuple = ()
@@ -105,16 +106,18 @@ class KineticsSource:
                     info = json.load(f)
             for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
                 name = os.path.basename(path)[:-5]
-                if info.get(name, {}).get("has_skeleton", True) is False:
+                entry = info.get(name, {})
+                if entry.get("has_skeleton", True) is False:
                     skips.append((path, "has_skeleton is false in the label file"))
                     continue
-                items.append(Item(split, name, path))
+                items.append(Item(split, name, path, label=int(entry.get("label_index", -1))))
         if not items and not skips:
             raise FileNotFoundError(f"no */*.json clips under --raw_dir {self.raw_dir!r}")
         return items, skips
 
     def read(self, item):
-        return kinetics.read_sample(item.where, list(self.label_names) or None)
+        label = item.label if item.label >= 0 else None
+        return kinetics.read_sample(item.where, list(self.label_names) or None, label=label)
 
 
 _LOADED_ARRAYS = {}  # per worker process: path -> memory-mapped array
@@ -188,3 +191,47 @@ class CustomSource:
 
     def read(self, item):
         return custom.read_sample(self.raw_dir, item.name, item.label, self._layout)
+
+
+_LOADED_PICKLES = {}  # per worker process: path -> [(name, Sample or SampleError, splits)]
+
+
+@dataclasses.dataclass(frozen=True)
+class PysklSource:
+    """A PYSKL / MMAction2 annotation pickle (`raw_dir` is the .pkl file). Splits are the
+    pickle's split names that start with `split_prefix` (e.g. `xsub` -> xsub_train,
+    xsub_val), without the prefix."""
+
+    raw_dir: str
+    split_prefix: str = "xsub"
+    num_classes: int = 60
+
+    @property
+    def layout(self):
+        for _, entry, _ in self._annotations():
+            if not isinstance(entry, SampleError):
+                return {"channels": entry.data.shape[0], "joints": entry.data.shape[2], "persons": 2}
+        return {}
+
+    def _annotations(self):
+        if self.raw_dir not in _LOADED_PICKLES:
+            _LOADED_PICKLES[self.raw_dir] = list(arrays.read_pyskl(self.raw_dir, self.num_classes))
+        return _LOADED_PICKLES[self.raw_dir]
+
+    def items(self):
+        if not os.path.isfile(self.raw_dir):
+            raise FileNotFoundError(f"--raw_dir {self.raw_dir!r} is not a PYSKL annotation file")
+        items, skips = [], []
+        for index, (name, _, split_names) in enumerate(self._annotations()):
+            chosen = [s[len(self.split_prefix):].lstrip("_") for s in split_names if s.startswith(self.split_prefix)]
+            if not chosen:
+                skips.append((f"{self.raw_dir}[{index}] ({name})", f"in no '{self.split_prefix}*' split"))
+                continue
+            items += [Item(split, name, f"{self.raw_dir}[{index}]", index) for split in chosen]
+        return items, skips
+
+    def read(self, item):
+        _, entry, _ = self._annotations()[item.index]
+        if isinstance(entry, SampleError):
+            raise entry
+        return entry

@@ -71,7 +71,8 @@ def test_pyskl_pickle(tmp_path):
     with open(tmp_path / "a.pkl", "wb") as f:
         pickle.dump({"split": {"xsub_train": ["v1"], "xsub_val": ["v2"]}, "annotations": annotations}, f)
     out = list(arrays.read_pyskl(tmp_path / "a.pkl", num_classes=60))
-    (first, split1), (second, split2), (third, _) = out
+    (_, first, split1), (_, second, split2), (name3, third, _) = out
+    assert name3 == "v3"
     assert split1 == ["xsub_train"] and split2 == ["xsub_val"]
     assert first.data.shape == (3, 8, 17, 2)
     np.testing.assert_array_equal(first.data[2], annotations[0]["keypoint_score"].transpose(1, 2, 0))

@@ -94,15 +94,18 @@ def test_kinetics_build_from_the_real_clips(tmp_path):
     val.mkdir(parents=True)
     for clip in clips:
         (val / clip.name).symlink_to(clip)
-    (tmp_path / "raw" / "kinetics_val_label.json").write_text(json.dumps({clips[0].stem: {"has_skeleton": False}}))
+    # The label JSON overrules the clip's own label_index (ST-GCN's feeder reads labels from it).
+    label_json = {clips[0].stem: {"has_skeleton": False}, clips[1].stem: {"has_skeleton": True, "label_index": 7}}
+    (tmp_path / "raw" / "kinetics_val_label.json").write_text(json.dumps(label_json))
     names = tuple(sources.kinetics.read_label_names(SHARED_DATA / "kinetics" / "label_name.txt"))
     manifest = build.build(sources.KineticsSource(str(tmp_path / "raw"), names), str(tmp_path / "out"),
                            storage_dtype="float32", progress=False, log=lambda _: None)
     assert manifest["splits"]["val"]["written"] == len(clips) - 1 and manifest["skipped"] == 1
     written = _read_records(tmp_path / "out", "val", "float32")
     for clip in clips[1:]:
-        np.testing.assert_array_equal(written[clip.stem]["skeleton"].numpy(),
-                                      sources.kinetics.read_sample(clip, list(names)).data)
+        expected = sources.kinetics.read_sample(clip, list(names))
+        np.testing.assert_array_equal(written[clip.stem]["skeleton"].numpy(), expected.data)
+        assert int(written[clip.stem]["label"]) == (7 if clip == clips[1] else expected.label)
 
 
 def test_npy_build_from_the_real_arrays(tmp_path):
@@ -174,3 +177,21 @@ def test_cli_rejects_missing_directory_and_wrong_benchmark(tmp_path):
     assert result.returncode != 0 and "--benchmark for ntu60 must be one of" in result.stderr
     result = _cli("--dataset=imagenet", f"--raw_dir={tmp_path}", f"--out_dir={tmp_path}")
     assert result.returncode != 0 and "dataset" in result.stderr
+
+
+def test_pyskl_build_with_split_prefix(tmp_path):
+    rng = np.random.default_rng(3)
+    annotations = [{"frame_dir": f"v{i}", "label": i % 3, "keypoint": rng.normal(size=(1, 6, 25, 3))}
+                   for i in range(5)]
+    annotations[4]["keypoint"] = np.full((1, 6, 25, 3), np.nan)
+    split = {"xsub_train": ["v0", "v1", "v4"], "xsub_val": ["v2"], "xview_train": ["v3"]}
+    with open(tmp_path / "anno.pkl", "wb") as f:
+        pickle.dump({"split": split, "annotations": annotations}, f)
+    manifest = build.build(sources.PysklSource(str(tmp_path / "anno.pkl"), "xsub"), str(tmp_path / "out"),
+                           storage_dtype="float32", progress=False, log=lambda _: None)
+    assert manifest["splits"]["train"]["written"] == 2 and manifest["splits"]["val"]["written"] == 1
+    assert manifest["skipped"] == 2 and manifest["layout"]["joints"] == 25
+    skipped = (tmp_path / "out" / "skipped.txt").read_text()
+    assert "in no 'xsub*' split" in skipped and "non-finite" in skipped
+    val = _read_records(tmp_path / "out", "val", "float32")["v2"]["skeleton"].numpy()
+    np.testing.assert_allclose(val[..., 0], annotations[2]["keypoint"][0].transpose(2, 0, 1), rtol=1e-6)
