@@ -189,7 +189,8 @@ def main(argv):
     ignore = splits.read_name_list(FLAGS.ignore_list) if FLAGS.ignore_list else frozenset()
     class_names = None
     if FLAGS.label_names:
-        class_names = sources.kinetics.read_label_names(FLAGS.label_names)
+        # NTU-60's classes are the first 60 of NTU-120's names file.
+        class_names = sources.kinetics.read_label_names(FLAGS.label_names)[: source.num_classes]
     elif FLAGS.dataset == "custom":
         class_names = sources.custom.read_layout(FLAGS.raw_dir)["class_names"]
     options = {"dataset": FLAGS.dataset, "raw_dir": os.path.abspath(FLAGS.raw_dir),

@@ -163,11 +163,12 @@ def test_cli_end_to_end_with_the_real_raw_files_and_ignore_list(tmp_path):
         (raw / path.name).symlink_to(path)
     result = _cli("--dataset=ntu60", "--benchmark=ntu60_xview", f"--raw_dir={raw}", f"--out_dir={tmp_path}",
                   f"--ignore_list={SHARED_DATA / 'ntu' / 'ntu60_samples_with_missing_skeletons.txt'}",
-                  "--normalize")
+                  f"--label_names={SHARED_DATA / 'ntu' / 'ntu120_label_names.txt'}", "--normalize")
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"read {len(raw_files)} = written {len(raw_files)} + skipped 0" in result.stdout
     manifest = json.loads((tmp_path / "ntu60_xview" / "manifest.json").read_text())
     assert manifest["options"]["normalize"] and manifest["written"] == len(raw_files)
+    assert len(manifest["class_names"]) == 60 and manifest["class_names"][0] == "drink water"
 
 
 def test_cli_rejects_missing_directory_and_wrong_benchmark(tmp_path):
