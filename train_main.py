@@ -1,10 +1,11 @@
 """Trains and evaluates SLnL-rFA.
 
-    python train_main.py --flagfile=configs/demo.flags [--flag=value ...]
+    python train_main.py --flagfile=configs/ntu_cs.flags [--flag=value ...]
 
-Command-line flags override the flagfile. The resolved configuration is printed and
-written to <model_dir>/resolved.flags, which reruns the same job. Data: the synthetic
-learnable dataset for now (real datasets arrive with the data pipeline).
+Command-line flags override the flagfile. Flags are checked before any work starts; the
+resolved configuration is printed and written to <model_dir>/resolved.flags, which reruns
+the same job. Rerunning a command whose model_dir holds checkpoints resumes it. At the end
+the model is evaluated on --eval_split (slnl_tf/evaluate.py).
 """
 import os
 
@@ -16,79 +17,109 @@ from slnl_tf import flags as project_flags  # noqa: E402
 
 project_flags.define_training_flags()
 FLAGS = flags.FLAGS
-TRAINING_FLAGS = ("dataset", "synthetic_train_clips", "synthetic_test_clips", "epochs", "batch_size",
-                  "learning_rate", "weight_decay", "jit_compile", "seed", "model_dir")
 
 
-def _top1(logits, labels):
-    import numpy as np
+def _check_flags():
+    """Problems that need no data: raised as UsageError naming the flag."""
+    try:
+        project_flags.model_config_from_flags()
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    if not FLAGS.model_dir:
+        raise app.UsageError("--model_dir is required")
+    if not FLAGS.data_dir:
+        raise app.UsageError("--data_dir is required: a dataset built by `python -m data_pipeline.build`")
+    manifest = os.path.join(FLAGS.data_dir, "manifest.json")
+    if not os.path.exists(manifest) and not FLAGS.generate_synthetic_data:
+        raise app.UsageError(
+            f"--data_dir={FLAGS.data_dir} is not a built dataset (no manifest.json); build it with "
+            "`python -m data_pipeline.build --dataset=... --raw_dir=... --out_dir=...` (see README), "
+            "or pass --generate_synthetic_data")
+    if len(FLAGS.scale_range) not in (0, 2):
+        raise app.UsageError(f"--scale_range must be empty or min,max; got {','.join(FLAGS.scale_range)}")
+    try:
+        [int(e) for e in FLAGS.lr_step_epochs]
+        [float(v) for v in FLAGS.scale_range]
+    except ValueError as error:
+        raise app.UsageError(f"--lr_step_epochs / --scale_range must be numbers: {error}")
 
-    return float(np.mean(np.argmax(logits, axis=-1) == labels))
+
+def _generate_synthetic_data():
+    from data_pipeline import build, sources, synthetic
+
+    raw = os.path.join(FLAGS.data_dir, "raw")
+    classes = FLAGS.num_classes or 10
+    synthetic.write_raw_dataset(raw, FLAGS.synthetic_clips, classes, FLAGS.frames or 64, seed=FLAGS.seed)
+    build.build(sources.NTUSource(raw, "ntu60_xsub"), FLAGS.data_dir, options={"dataset": "synthetic"},
+                class_names=[f"synthetic class {i}" for i in range(classes)])
 
 
 def main(argv):
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # TF's checkpoint saver logs every save at INFO
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        config = project_flags.model_config_from_flags()
-    except ValueError as error:
-        raise app.UsageError(str(error))
+    _check_flags()
+    if not os.path.exists(os.path.join(FLAGS.data_dir, "manifest.json")):
+        _generate_synthetic_data()
 
-    import keras
-    import numpy as np
     import tensorflow as tf
 
-    from data_pipeline import synthetic
-    from slnl_tf.model import OUTPUTS, build_losses, build_model
+    from data_pipeline import input as data_input
+    from slnl_tf import evaluate, training
     from slnl_tf.model_cost import flops_per_clip
 
-    resolved = project_flags.resolved_flagfile(config, TRAINING_FLAGS)
+    manifest = data_input.read_manifest(FLAGS.data_dir)
+    for split in (FLAGS.train_split, FLAGS.eval_split):
+        if split not in manifest["splits"]:
+            raise app.UsageError(f"--data_dir has no split {split!r}; it has {sorted(manifest['splits'])}")
+    try:
+        config = project_flags.model_config_from_flags(manifest)
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    resolved = project_flags.resolved_flagfile(config)
     print("resolved configuration:\n" + resolved, flush=True)
-    if FLAGS.model_dir:
-        os.makedirs(FLAGS.model_dir, exist_ok=True)
-        with open(os.path.join(FLAGS.model_dir, "resolved.flags"), "w") as f:
-            f.write(resolved)
+    os.makedirs(FLAGS.model_dir, exist_ok=True)
+    with open(os.path.join(FLAGS.model_dir, "resolved.flags"), "w") as f:
+        f.write(resolved)
+    if FLAGS.deterministic:
+        tf.config.experimental.enable_op_determinism()
 
-    keras.utils.set_random_seed(FLAGS.seed)
     accelerators = len(tf.config.list_physical_devices("GPU")) + len(tf.config.list_physical_devices("TPU"))
-    jit_compile = project_flags.jit_compile_from_flag(FLAGS.jit_compile, accelerators)
+    options = training.TrainOptions(
+        model_dir=FLAGS.model_dir, data_dir=FLAGS.data_dir, train_split=FLAGS.train_split,
+        eval_split=FLAGS.eval_split, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch,
+        batch_size=FLAGS.batch_size, optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
+        lr_schedule=FLAGS.lr_schedule, lr_step_epochs=tuple(int(e) for e in FLAGS.lr_step_epochs),
+        warmup_epochs=FLAGS.warmup_epochs, weight_decay=FLAGS.weight_decay, crop_min_ratio=FLAGS.crop_min_ratio,
+        eval_crop_ratio=FLAGS.eval_crop_ratio, rotation_degrees=FLAGS.rotation_degrees,
+        scale_range=tuple(float(v) for v in FLAGS.scale_range), strategy=FLAGS.strategy,
+        mixed_precision=FLAGS.mixed_precision,
+        jit_compile=project_flags.jit_compile_from_flag(FLAGS.jit_compile, accelerators), seed=FLAGS.seed)
+    counts = {split: info["written"] for split, info in manifest["splits"].items()}
+    print(f"data: {FLAGS.data_dir} {counts}, {config.num_classes} classes (chance {1 / config.num_classes:.1%})")
+    print(f"jit_compile={options.jit_compile} ({accelerators} accelerator(s)), mixed precision "
+          f"{options.mixed_precision}", flush=True)
+    try:
+        model, _, _ = training.train(config, options)
+    except training.TrainingDiverged as error:
+        raise SystemExit(f"training stopped: {error}")
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    print(f"model: {model.count_params():,} parameters, {flops_per_clip(model) / 1e9:.3f} GFLOPs per clip")
 
-    def make(clips, seed):
-        return synthetic.make_clips(clips, config.num_classes, config.frames, config.joints, config.persons,
-                                    seed=seed)
-
-    train_x, train_y = make(FLAGS.synthetic_train_clips, FLAGS.seed)
-    test_x, test_y = make(FLAGS.synthetic_test_clips, FLAGS.seed + 1)
-    print(f"data: synthetic, {len(train_y)} training / {len(test_y)} test clips, "
-          f"{config.num_classes} classes (chance {1 / config.num_classes:.1%})")
-
-    model = build_model(config)
-    print(f"model: {model.count_params():,} parameters, {flops_per_clip(model) / 1e9:.3f} GFLOPs per clip; "
-          f"jit_compile={jit_compile} ({accelerators} accelerator(s))", flush=True)
-    steps = FLAGS.epochs * -(-len(train_y) // FLAGS.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, warmup_target=FLAGS.learning_rate,
-                                                      warmup_steps=max(1, steps // 20))
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=FLAGS.weight_decay),
-        loss=build_losses(config),
-        metrics={name: ["sparse_categorical_accuracy"] for name in OUTPUTS},
-        jit_compile=jit_compile,
-    )
-    targets = {name: train_y for name in OUTPUTS}
-    model.fit(train_x, targets, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs, verbose=2,
-              callbacks=[keras.callbacks.TerminateOnNaN()])
-    if not np.isfinite(model.history.history["loss"][-1]):
-        raise SystemExit("training stopped: the loss became NaN or inf (lower --learning_rate?)")
-
-    logits = model.predict(test_x, batch_size=FLAGS.batch_size, verbose=0)
-    fused = sum(keras.ops.softmax(logits[name]).numpy() for name in OUTPUTS)
-    for name in OUTPUTS:
-        print(f"test top-1 {name:<9} {_top1(logits[name], test_y):.1%}")
-    print(f"test top-1 fused     {_top1(fused, test_y):.1%}  (chance {1 / config.num_classes:.1%})")
-    if FLAGS.model_dir:
-        path = os.path.join(FLAGS.model_dir, "model.keras")
-        model.save(path)
-        print(f"saved {path}")
+    out_dir = os.path.join(FLAGS.model_dir, f"eval_{FLAGS.eval_split}")
+    metrics, matrix = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,
+                                        FLAGS.batch_size, FLAGS.eval_crop_ratio)
+    with tf.summary.create_file_writer(os.path.join(FLAGS.model_dir, "logs", "evaluation")).as_default():
+        for name, value in metrics.items():
+            if name != "samples":
+                tf.summary.scalar(f"evaluation/{name}", value, step=0)
+        png = tf.io.decode_png(evaluate.confusion_png(matrix))
+        tf.summary.image("evaluation/confusion_matrix", png[None], step=0)
+    print(f"evaluation on {FLAGS.eval_split}:\n{evaluate.format_metrics(metrics)}")
+    print(f"wrote {out_dir}; TensorBoard: tensorboard --logdir {os.path.join(FLAGS.model_dir, 'logs')}")
 
 
 if __name__ == "__main__":

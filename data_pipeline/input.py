@@ -2,6 +2,7 @@
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from data_pipeline import ops, records
@@ -24,8 +25,9 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
     """Batches of `{"skeleton": (B, C, frames, V, M) float32, "label": (B,) int32}` (plus
     `name` when keep_names) from `<records_dir>/<split>-*.tfrecord`.
 
-    training: shards in random order and interleaved, samples shuffled before batching,
-    repeated forever, random temporal crop (ratio in crop_ratio) and optional rotation /
+    training: shards in random order and interleaved, samples shuffled (within windows of
+    shuffle_buffer records) before batching,
+    repeated forever (one reproducible stream for a given seed, reshuffled every pass), random temporal crop (ratio in crop_ratio) and optional rotation /
     scale; the last partial batch is dropped. Otherwise: one pass in order, centre crop of
     eval_crop_ratio. batch_size is global: with an `input_context` (from
     `distribute_datasets_from_function`) each pipeline reads its own shards (or its own
@@ -42,22 +44,56 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
         input_context.num_input_pipelines, input_context.input_pipeline_id)
     per_replica_batch = batch_size if input_context is None else input_context.get_per_replica_batch_size(batch_size)
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
     shard_files = len(files) >= pipelines
-    if shard_files and pipelines > 1:
-        dataset = dataset.shard(pipelines, pipeline_id)
-    if training:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
-    if not shard_files and pipelines > 1:
-        dataset = dataset.shard(pipelines, pipeline_id)
-    if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-    dataset = dataset.map(lambda s: records.parse(s, storage_dtype), num_parallel_calls=tf.data.AUTOTUNE)
 
-    def augment(features, seed_pair):
-        crop_seed, rotation_seed, scale_seed = tf.unstack(tf.random.experimental.stateless_split(seed_pair, 3))
+    def permuted(tensor, seed_pair):
+        order = tf.argsort(tf.random.stateless_uniform(tf.shape(tensor)[:1], seed_pair))
+        return tf.gather(tensor, order)
+
+    def records_of_one_pass(epoch_seed):
+        """All records (this pipeline's share), shuffled by epoch_seed when training.
+
+        The shuffles are stateless (shards in a seeded order, then windows of
+        shuffle_buffer consecutive records permuted), unlike Dataset.shuffle, whose order
+        depends on earlier iterators and on the global seed.
+        """
+        names = tf.constant(files)
+        if training:
+            names = permuted(names, tf.stack([epoch_seed, tf.constant(-1, tf.int64)]))
+        dataset = tf.data.Dataset.from_tensor_slices(names)
+        if shard_files and pipelines > 1:
+            dataset = dataset.shard(pipelines, pipeline_id)
+        dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
+                                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if not shard_files and pipelines > 1:
+            dataset = dataset.shard(pipelines, pipeline_id)
+        if training:
+            dataset = dataset.batch(shuffle_buffer).enumerate().map(
+                lambda window, chunk: permuted(chunk, tf.stack([epoch_seed, window]))).unbatch()
+        return dataset
+
+    if training:
+        # An endless stream that is a pure function of (seed, epoch, position): each pass
+        # is shuffled with its own derived seed and every sample gets a stateless
+        # augmentation seed, so the stream does not depend on how many iterators were
+        # made before (tf.data's reshuffling state would) and a resumed run can skip to
+        # where it stopped.
+        base_seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
+
+        def one_pass(epoch):
+            epoch_seed = tf.cast(base_seed, tf.int64) * 1000003 + epoch
+            return records_of_one_pass(epoch_seed).enumerate().map(
+                lambda index, record: (record, tf.stack([epoch_seed, index])))
+
+        dataset = tf.data.Dataset.range(2**62).flat_map(one_pass)
+        dataset = dataset.map(lambda record, sample_seed: (records.parse(record, storage_dtype), sample_seed),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = records_of_one_pass(None).map(lambda record: records.parse(record, storage_dtype),
+                                                num_parallel_calls=tf.data.AUTOTUNE)
+
+    def augment(features, sample_seed):
+        crop_seed, rotation_seed, scale_seed = tf.unstack(tf.random.experimental.stateless_split(sample_seed, 3))
         features = ops.random_temporal_crop(features, crop_seed, frames, *crop_ratio)
         if rotation_degrees:
             features = ops.random_rotation(features, rotation_seed, rotation_degrees, coordinate_channels)
@@ -66,11 +102,17 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
         return features
 
     if training:
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(lambda f: ops.center_temporal_crop(f, frames, eval_crop_ratio),
                               num_parallel_calls=tf.data.AUTOTUNE)
+    layout = manifest["layout"]
+    shape = (layout["channels"], frames, layout["joints"], layout["persons"])
     keys = ("skeleton", "label", "name") if keep_names else ("skeleton", "label")
-    dataset = dataset.map(lambda f: {k: f[k] for k in keys}, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def select(features):
+        # Static shapes (from the manifest) for the model and for XLA.
+        return {**{k: features[k] for k in keys}, "skeleton": tf.ensure_shape(features["skeleton"], shape)}
+
+    dataset = dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(per_replica_batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

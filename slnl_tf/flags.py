@@ -43,11 +43,14 @@ def define_model_flags():
         _DEFINE_BY_TYPE[kind](field.name, None, f"{_FIELD_HELP[field.name]} (default: from --preset)")
 
 
-def model_config_from_flags():
+def model_config_from_flags(manifest=None):
     """The preset with every explicitly given model flag applied; a bad value raises
-    ValueError naming the flag."""
+    ValueError naming the flag. With a dataset manifest, classes, joints, channels and
+    persons come from the data unless given, and given values must fit the data."""
     base = PRESETS[FLAGS.preset]
     changes = {}
+    if manifest is not None:
+        changes = _data_shape_from_manifest(manifest)
     for field in dataclasses.fields(ModelConfig):
         value = FLAGS[field.name].value
         if value is None:
@@ -61,22 +64,69 @@ def model_config_from_flags():
     return base.replace(**changes)
 
 
+def _data_shape_from_manifest(manifest):
+    layout = manifest["layout"]
+    from_data = {"num_classes": manifest["num_classes"], "joints": layout["joints"],
+                 "channels": layout["channels"], "persons": layout["persons"]}
+    largest_label = max((int(label) for split in manifest["splits"].values() for label in split["class_counts"]),
+                        default=-1)
+    for name, value in from_data.items():
+        given = FLAGS[name].value
+        if given is None:
+            continue
+        if name == "num_classes":
+            if given <= largest_label:
+                raise ValueError(f"--num_classes={given} but the data has label {largest_label}")
+        elif given != value:
+            raise ValueError(f"--{name}={given} but the data in --data_dir has {name}={value}")
+    return {name: value for name, value in from_data.items() if FLAGS[name].value is None}
+
+
 def define_training_flags():
-    """Flags of train_main.py (idempotent)."""
+    """Flags of train_main.py and slnl_tf.evaluate (idempotent)."""
     if "model_dir" in FLAGS:
         return
     define_model_flags()
-    flags.DEFINE_string("model_dir", None, "where checkpoints, the resolved flagfile and logs go", required=False)
-    flags.DEFINE_enum("dataset", "synthetic", ["synthetic"], "training data; 'synthetic' is generated on the fly")
-    flags.DEFINE_integer("synthetic_train_clips", 800, "clips in the synthetic training set", lower_bound=1)
-    flags.DEFINE_integer("synthetic_test_clips", 200, "clips in the synthetic test set", lower_bound=1)
+    flags.DEFINE_string("model_dir", None, "checkpoints, resolved.flags, TensorBoard logs and evaluation go here")
+    flags.DEFINE_string("data_dir", None, "a dataset built by `python -m data_pipeline.build` (has manifest.json)")
+    flags.DEFINE_bool("generate_synthetic_data", False,
+                      "if --data_dir is not built yet, write a synthetic NTU-format raw dataset and build it")
+    flags.DEFINE_integer("synthetic_clips", 1000, "clips in the generated synthetic dataset", lower_bound=10)
+    flags.DEFINE_string("train_split", "train", "split of --data_dir to train on")
+    flags.DEFINE_string("eval_split", "test", "split of --data_dir to validate and evaluate on")
     flags.DEFINE_integer("epochs", 10, "training epochs", lower_bound=1)
-    flags.DEFINE_integer("batch_size", 64, "global batch size", lower_bound=1)
-    flags.DEFINE_float("learning_rate", 1e-3, "peak learning rate (AdamW)", lower_bound=0.0)
-    flags.DEFINE_float("weight_decay", 1e-4, "AdamW decoupled weight decay", lower_bound=0.0)
+    flags.DEFINE_integer("steps_per_epoch", None, "default: training clips / batch size", lower_bound=1)
+    flags.DEFINE_integer("batch_size", 64, "global batch size, split across replicas", lower_bound=1)
+    flags.DEFINE_enum("optimizer", "adamw", ["adamw", "sgd"], "optimizer (Keras 3 core)")
+    flags.DEFINE_float("learning_rate", 1e-3, "peak learning rate at batch 64; scaled linearly with the global "
+                                             "batch size", lower_bound=0.0)
+    flags.DEFINE_enum("lr_schedule", "cosine", ["cosine", "step", "constant"], "decay after warm-up")
+    flags.DEFINE_list("lr_step_epochs", ["30", "60"], "epochs where the step schedule divides the rate by 10")
+    flags.DEFINE_float("warmup_epochs", 0.5, "linear warm-up length", lower_bound=0.0)
+    flags.DEFINE_float("weight_decay", 1e-4, "decoupled weight decay (AdamW) / L2-like decay (SGD)",
+                       lower_bound=0.0)
+    flags.DEFINE_float("crop_min_ratio", 0.5, "training crop: shortest window, as a share of the valid frames",
+                       lower_bound=0.05, upper_bound=1.0)
+    flags.DEFINE_float("eval_crop_ratio", 0.95, "evaluation: central share of the valid frames",
+                       lower_bound=0.05, upper_bound=1.0)
+    flags.DEFINE_float("rotation_degrees", 0.0, "training augmentation: max rotation per axis", lower_bound=0.0)
+    flags.DEFINE_list("scale_range", [], "training augmentation: min,max coordinate scale (empty: off)")
+    flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
+                      "default: one device; mirrored: all local GPUs; multi_worker: MultiWorkerMirroredStrategy "
+                      "from TF_CONFIG")
+    flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_bfloat16", "mixed_float16"],
+                      "Keras dtype policy (FFT, softmax and logits stay float32)")
     flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                       "XLA: auto = on when a GPU/TPU is present, off on CPU (measured slower there)")
-    flags.DEFINE_integer("seed", 0, "random seed for data, initialisation and dropout")
+    flags.DEFINE_integer("seed", 0, "random seed for data order, augmentation, initialisation and dropout")
+    flags.DEFINE_bool("deterministic", False, "deterministic TF ops (exact reruns on CPU; slower)")
+
+
+TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic_clips", "train_split",
+                  "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
+                  "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
+                  "eval_crop_ratio", "rotation_degrees", "scale_range", "strategy", "mixed_precision",
+                  "jit_compile", "seed", "deterministic")
 
 
 def jit_compile_from_flag(value, accelerators):
@@ -86,7 +136,7 @@ def jit_compile_from_flag(value, accelerators):
     return value == "true"
 
 
-def resolved_flagfile(config, training_flag_names):
+def resolved_flagfile(config, training_flag_names=TRAINING_FLAGS):
     """A flagfile that reruns this configuration: every model field and training flag."""
     lines = [f"--preset={FLAGS.preset}"]
     for name, value in config.to_dict().items():
@@ -95,5 +145,8 @@ def resolved_flagfile(config, training_flag_names):
         elif isinstance(value, bool):
             value = str(value).lower()
         lines.append(f"--{name}={value}")
-    lines += [f"--{name}={FLAGS[name].serialize().split('=', 1)[1]}" for name in training_flag_names]
+    for name in training_flag_names:
+        serialized = FLAGS[name].serialize()
+        if serialized:  # a None-valued flag serializes to ""
+            lines.append(serialized)
     return "\n".join(lines) + "\n"

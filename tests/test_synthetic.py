@@ -27,3 +27,18 @@ def test_same_seed_same_data():
     b, lb = synthetic.make_clips(6, 3, frames=8, joints=18, seed=5)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(la, lb)
+
+
+def test_raw_dataset_round_trips_through_the_ntu_reader(tmp_path):
+    import glob
+
+    from data_pipeline import ntu, splits
+
+    synthetic.write_raw_dataset(str(tmp_path), 90, 6, frames=20, seed=1, log=lambda _: None)
+    files = sorted(glob.glob(str(tmp_path / "*.skeleton")))
+    assert len(files) == 90
+    samples = [ntu.read_sample(f) for f in files]
+    assert np.bincount([s.label for s in samples]).tolist() == [15] * 6
+    assert all(15 <= s.data.shape[1] <= 30 for s in samples)
+    train = sum(splits.split_of("ntu60_xsub", s.metadata) == "train" for s in samples)
+    assert train == 60  # two training performers for each test performer

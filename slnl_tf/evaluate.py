@@ -1,0 +1,140 @@
+"""Evaluation: top-1 / top-5 per head and fused, per-class accuracy, confusion matrix,
+per-sample scores keyed by sample name.
+
+    python -m slnl_tf.evaluate --flagfile=runs/demo/resolved.flags [--checkpoint=DIR_OR_PREFIX]
+        [--eval_dir=...]
+
+The fused score is the mean of the three heads' softmax probabilities. Outputs go to
+`<model_dir>/eval_<split>/` (or --eval_dir): metrics.json, per_class.csv,
+confusion_matrix.csv, confusion_matrix.png and scores.npz (names, labels and each head's
+probabilities, so streams and runs can be fused by name, not by order).
+"""
+import csv
+import json
+import os
+
+import numpy as np
+
+from slnl_tf.model import OUTPUTS
+
+FUSED = "fused"
+
+
+def collect_scores(model, dataset):
+    """Runs the model over a dataset of {"skeleton", "label", "name"} batches."""
+    import keras
+
+    names, labels, scores = [], [], {name: [] for name in OUTPUTS}
+    for batch in dataset:
+        logits = model(batch["skeleton"], training=False)
+        for name in OUTPUTS:
+            scores[name].append(keras.ops.convert_to_numpy(keras.ops.softmax(logits[name])))
+        names += [n.decode() for n in batch["name"].numpy()]
+        labels.append(batch["label"].numpy())
+    scores = {name: np.concatenate(values) for name, values in scores.items()}
+    scores[FUSED] = np.mean([scores[name] for name in OUTPUTS], axis=0)
+    return np.array(names), np.concatenate(labels), scores
+
+
+def top_k_accuracy(probabilities, labels, k):
+    k = min(k, probabilities.shape[1])
+    top = np.argsort(-probabilities, axis=1)[:, :k]
+    return float(np.mean(np.any(top == labels[:, None], axis=1)))
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def confusion_png(matrix, cell=None):
+    """PNG bytes of the row-normalised matrix (rows: true class), dark = high."""
+    import tensorflow as tf
+
+    cell = cell or max(1, 480 // len(matrix))
+    rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    image = (255 * (1.0 - rows)).astype(np.uint8)
+    image = np.kron(image, np.ones((cell, cell), np.uint8))[..., None]
+    return tf.io.encode_png(image).numpy()
+
+
+def report(names, labels, scores, num_classes, class_names, out_dir):
+    """Writes the evaluation files and returns the metrics dict."""
+    os.makedirs(out_dir, exist_ok=True)
+    metrics = {"samples": int(len(labels))}
+    for head, probabilities in scores.items():
+        metrics[f"{head}_top1"] = top_k_accuracy(probabilities, labels, 1)
+        metrics[f"{head}_top5"] = top_k_accuracy(probabilities, labels, 5)
+    predictions = scores[FUSED].argmax(axis=1)
+    matrix = confusion_matrix(labels, predictions, num_classes)
+    class_names = list(class_names or [str(i) for i in range(num_classes)])
+    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    with open(os.path.join(out_dir, "confusion_matrix.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true\\predicted"] + class_names)
+        writer.writerows([class_names[i]] + row.tolist() for i, row in enumerate(matrix))
+    with open(os.path.join(out_dir, "per_class.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["class", "name", "samples", "fused_top1"])
+        for i in range(num_classes):
+            total = int(matrix[i].sum())
+            writer.writerow([i, class_names[i], total, f"{matrix[i, i] / total:.4f}" if total else ""])
+    with open(os.path.join(out_dir, "confusion_matrix.png"), "wb") as f:
+        f.write(confusion_png(matrix))
+    np.savez_compressed(os.path.join(out_dir, "scores.npz"), names=names, labels=labels,
+                        **{head: values.astype(np.float32) for head, values in scores.items()})
+    return metrics, matrix
+
+
+def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95):
+    from data_pipeline import input as data_input
+
+    manifest = data_input.read_manifest(data_dir)
+    dataset = data_input.make_dataset(data_dir, split, batch_size=batch_size, frames=config.frames, training=False,
+                                      eval_crop_ratio=eval_crop_ratio, keep_names=True)
+    names, labels, scores = collect_scores(model, dataset)
+    return report(names, labels, scores, config.num_classes, manifest.get("class_names"), out_dir)
+
+
+def format_metrics(metrics):
+    heads = list(OUTPUTS) + [FUSED]
+    return "\n".join(f"{head:<9} top-1 {metrics[f'{head}_top1']:.1%}  top-5 {metrics[f'{head}_top5']:.1%}"
+                     for head in heads) + f"\n({metrics['samples']} samples)"
+
+
+def main(argv):
+    from absl import app, flags
+
+    from slnl_tf import flags as project_flags
+    from slnl_tf.training import restore_for_inference
+
+    FLAGS = flags.FLAGS
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        config = project_flags.model_config_from_flags()
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    if not FLAGS.model_dir and not FLAGS.checkpoint:
+        raise app.UsageError("give --checkpoint or --model_dir (whose checkpoints/ is used)")
+    checkpoint = FLAGS.checkpoint or os.path.join(FLAGS.model_dir, "checkpoints")
+    model = restore_for_inference(config, checkpoint)
+    out_dir = FLAGS.eval_dir or os.path.join(FLAGS.model_dir or os.path.dirname(checkpoint), f"eval_{FLAGS.eval_split}")
+    metrics, _ = evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir, FLAGS.batch_size,
+                          FLAGS.eval_crop_ratio)
+    print(format_metrics(metrics))
+    print(f"wrote {out_dir}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from absl import app, flags
+
+    from slnl_tf import flags as project_flags
+
+    project_flags.define_training_flags()
+    flags.DEFINE_string("checkpoint", None, "checkpoint prefix or directory (default: <model_dir>/checkpoints)")
+    flags.DEFINE_string("eval_dir", None, "output directory (default: <model_dir>/eval_<split>)")
+    app.run(main)

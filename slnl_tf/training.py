@@ -1,0 +1,345 @@
+"""Training: strategy, optimizer and schedule, data, checkpoints with exact resume.
+
+The run's position is the optimizer's step counter, restored from the latest checkpoint:
+the training data is one deterministic stream for a given seed, and a resumed run skips
+the batches already used, so an interrupted and resumed run takes the same steps as an
+uninterrupted one (bit-identical with `deterministic=True` on CPU).
+
+Checkpoints are Keras weight files (`model.save_weights`: model and optimizer state) plus
+the dropout RNG states, which those files do not hold. tf.train.Checkpoint is not used: it
+does not see Keras 3 sub-layers kept in Python lists (our SLnL blocks' non-local paths).
+"""
+import dataclasses
+import json
+import math
+import os
+import signal
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from data_pipeline import input as data_input
+from slnl_tf.model import OUTPUTS, build_losses, build_model
+
+REFERENCE_BATCH = 64  # --learning_rate is the rate at this global batch size
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    model_dir: str
+    data_dir: str
+    train_split: str = "train"
+    eval_split: str = "test"
+    epochs: int = 10
+    steps_per_epoch: int = None
+    batch_size: int = 64
+    optimizer: str = "adamw"
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
+    lr_step_epochs: tuple = (30, 60)
+    warmup_epochs: float = 0.5
+    weight_decay: float = 1e-4
+    crop_min_ratio: float = 0.5
+    eval_crop_ratio: float = 0.95
+    rotation_degrees: float = 0.0
+    scale_range: tuple = ()
+    strategy: str = "default"
+    mixed_precision: str = "none"
+    jit_compile: bool = False
+    seed: int = 0
+    verbose: int = 2
+
+
+def make_strategy(name):
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (cluster and task)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}")
+
+
+def scaled_learning_rate(learning_rate, global_batch):
+    """Linear scaling: --learning_rate is for a global batch of 64."""
+    return learning_rate * global_batch / REFERENCE_BATCH
+
+
+def make_schedule(options, steps_per_epoch):
+    peak = scaled_learning_rate(options.learning_rate, options.batch_size)
+    total = options.epochs * steps_per_epoch
+    warmup = int(round(options.warmup_epochs * steps_per_epoch))
+    if options.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else peak, max(1, total - warmup), warmup_target=peak if warmup else None,
+            warmup_steps=warmup)
+    boundaries = [int(e) * steps_per_epoch for e in options.lr_step_epochs] if options.lr_schedule == "step" else []
+    return _WarmupPiecewise(peak, warmup, boundaries)
+
+
+@keras.saving.register_keras_serializable(package="slnl_tf")
+class _WarmupPiecewise(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak`, then divided by 10 at each boundary step."""
+
+    def __init__(self, peak, warmup_steps, boundaries):
+        self.peak, self.warmup_steps, self.boundaries = float(peak), int(warmup_steps), list(boundaries)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        rate = self.peak * keras.ops.minimum(1.0, (step + 1.0) / max(1, self.warmup_steps))
+        for boundary in self.boundaries:
+            rate = keras.ops.where(step >= boundary, rate * 0.1, rate)
+        return rate
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "boundaries": self.boundaries}
+
+
+def make_optimizer(options, steps_per_epoch):
+    schedule = make_schedule(options, steps_per_epoch)
+    if options.optimizer == "adamw":
+        return keras.optimizers.AdamW(schedule, weight_decay=options.weight_decay)
+    return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=options.weight_decay or None)
+
+
+def _for_keras(batch):
+    return batch["skeleton"], {name: batch["label"] for name in OUTPUTS}
+
+
+def make_datasets(options, config, strategy, skip_batches=0):
+    """(training, validation) distributed datasets; training skips `skip_batches` global steps."""
+
+    def training(context):
+        dataset = data_input.make_dataset(
+            options.data_dir, options.train_split, batch_size=options.batch_size, frames=config.frames,
+            training=True, input_context=context, seed=options.seed, crop_ratio=(options.crop_min_ratio, 1.0),
+            rotation_degrees=options.rotation_degrees, scale_range=tuple(options.scale_range) or None)
+        # Each replica consumes one element per step.
+        return dataset.skip(skip_batches * strategy.num_replicas_in_sync // context.num_input_pipelines).map(
+            _for_keras)
+
+    def validation(context):
+        return data_input.make_dataset(
+            options.data_dir, options.eval_split, batch_size=options.batch_size, frames=config.frames,
+            training=False, input_context=context, eval_crop_ratio=options.eval_crop_ratio).map(_for_keras)
+
+    return (strategy.distribute_datasets_from_function(training),
+            strategy.distribute_datasets_from_function(validation))
+
+
+def current_step(optimizer):
+    """The optimizer's step counter as an int (also for a MirroredVariable)."""
+    return int(keras.ops.convert_to_numpy(optimizer.iterations.value))
+
+
+class CheckpointStore:
+    """`ckpt-<step>.weights.h5` (+ `.rng.npz`) files in a directory, the newest named in
+    `checkpoint.json`; each file is written under a temporary name and renamed."""
+
+    def __init__(self, directory, model, max_to_keep=3):
+        self.directory, self.model, self.max_to_keep = directory, model, max_to_keep
+        os.makedirs(directory, exist_ok=True)
+
+    def _index(self):
+        path = os.path.join(self.directory, "checkpoint.json")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return json.load(f)["checkpoints"]
+
+    def _rng_variables(self):
+        return [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
+
+    def latest(self):
+        index = self._index()
+        return os.path.join(self.directory, index[-1]) if index else None
+
+    def save(self, step):
+        name = f"ckpt-{step:09d}.weights.h5"
+        path = os.path.join(self.directory, name)
+        temporary = os.path.join(self.directory, f"tmp-{os.getpid()}.weights.h5")
+        self.model.save_weights(temporary)
+        np.savez(f"{temporary}.rng.npz", *[v.numpy() for v in self._rng_variables()])
+        os.replace(f"{temporary}.rng.npz", f"{path}.rng.npz")
+        os.replace(temporary, path)
+        index = [n for n in self._index() if n != name] + [name]
+        for old in index[: -self.max_to_keep]:
+            for stale in (old, f"{old}.rng.npz"):
+                if os.path.exists(os.path.join(self.directory, stale)):
+                    os.remove(os.path.join(self.directory, stale))
+        with open(os.path.join(self.directory, "checkpoint.json.tmp"), "w") as f:
+            json.dump({"checkpoints": index[-self.max_to_keep :]}, f)
+        os.replace(os.path.join(self.directory, "checkpoint.json.tmp"), os.path.join(self.directory, "checkpoint.json"))
+        return path
+
+    def restore(self, path):
+        self.model.load_weights(path)
+        if os.path.exists(f"{path}.rng.npz"):
+            states = np.load(f"{path}.rng.npz")
+            for i, variable in enumerate(self._rng_variables()):
+                variable.assign(states[f"arr_{i}"])
+
+
+class PreemptionCheckpoint(keras.callbacks.Callback):
+    """Saves a checkpoint at every epoch end, and after the current step when SIGTERM
+    arrives (then stops training so the process can exit cleanly)."""
+
+    def __init__(self, store, optimizer):
+        super().__init__()
+        self.store, self.optimizer, self.preempted = store, optimizer, False
+        self._previous = None
+
+    def on_train_begin(self, logs=None):
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except ValueError:  # not the main thread
+            self._previous = None
+
+    def _on_sigterm(self, signum, frame):
+        self.preempted = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.preempted:
+            self.store.save(current_step(self.optimizer))
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.store.save(current_step(self.optimizer))
+
+    def on_train_end(self, logs=None):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops at the first non-finite loss and remembers where."""
+
+    def __init__(self):
+        super().__init__()
+        self.bad_step = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.bad_step = current_step(self.model.optimizer)
+            self.model.stop_training = True
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds `samples_per_second` and `learning_rate` to the epoch logs (so TensorBoard and
+    the history record them)."""
+
+    def __init__(self, global_batch):
+        super().__init__()
+        self.global_batch = global_batch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._steps = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["samples_per_second"] = self._steps * self.global_batch / max(1e-9, time.perf_counter() - self._start)
+            # Keras 3 evaluates the schedule at the current step here.
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def build_compiled_model(config, options, steps_per_epoch):
+    """The model and optimizer, compiled with the configured losses and top-1 / top-5 per head."""
+    model = build_model(config)
+    optimizer = make_optimizer(options, steps_per_epoch)
+    metrics = {name: [keras.metrics.SparseCategoricalAccuracy(name="top1"),
+                      keras.metrics.SparseTopKCategoricalAccuracy(min(5, config.num_classes), name="top5")]
+               for name in OUTPUTS}
+    model.compile(optimizer=optimizer, loss=build_losses(config), metrics=metrics, jit_compile=options.jit_compile)
+    return model, optimizer
+
+
+def is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def train(config, options, log=print, extra_callbacks=()):
+    """Trains (or resumes) and returns (model, history dict, checkpoint directory)."""
+    manifest = data_input.read_manifest(options.data_dir)
+    if options.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(options.mixed_precision)
+    strategy = make_strategy(options.strategy)
+    clips = manifest["splits"][options.train_split]["written"]
+    steps_per_epoch = options.steps_per_epoch or max(1, clips // options.batch_size)
+    keras.utils.set_random_seed(options.seed)
+    with strategy.scope():
+        model, optimizer = build_compiled_model(config, options, steps_per_epoch)
+        optimizer.build(model.trainable_variables)
+    # Non-chief workers of a multi-worker run write to their own scratch directories.
+    work_dir = options.model_dir if is_chief(strategy) else os.path.join(
+        options.model_dir, "workers", f"{strategy.cluster_resolver.task_type}_{strategy.cluster_resolver.task_id}")
+    checkpoint_dir = os.path.join(work_dir, "checkpoints")
+    store = CheckpointStore(checkpoint_dir, model)
+    if store.latest():
+        store.restore(store.latest())
+        log(f"resumed from {store.latest()} at step {current_step(optimizer)}")
+    log(f"{strategy.num_replicas_in_sync} replica(s), global batch {options.batch_size}, {steps_per_epoch} steps "
+        f"per epoch, peak learning rate {scaled_learning_rate(options.learning_rate, options.batch_size):.3g}")
+
+    saver = PreemptionCheckpoint(store, optimizer)
+    nan_guard = StopOnNaN()
+    callbacks = [
+        *extra_callbacks, Throughput(options.batch_size), nan_guard, saver,
+        keras.callbacks.ModelCheckpoint(os.path.join(work_dir, "best.keras"), monitor="val_concat_top1", mode="max",
+                                        save_best_only=True),
+        keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), update_freq="epoch"),
+        keras.callbacks.CSVLogger(os.path.join(work_dir, "history.csv"), append=True),
+    ]
+    history = {}
+    while not (saver.preempted or nan_guard.bad_step is not None):
+        done = current_step(optimizer)
+        epoch, into_epoch = divmod(done, steps_per_epoch)
+        if epoch >= options.epochs:
+            break
+        train_data, validation_data = make_datasets(options, config, strategy, skip_batches=done)
+        # A run stopped mid-epoch finishes that epoch's remaining steps first.
+        result = model.fit(train_data, initial_epoch=epoch, epochs=epoch + 1 if into_epoch else options.epochs,
+                           steps_per_epoch=steps_per_epoch - into_epoch, validation_data=validation_data,
+                           callbacks=callbacks, verbose=options.verbose, shuffle=False)
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(values)
+    if nan_guard.bad_step is not None:
+        raise TrainingDiverged(
+            f"the loss became NaN or inf at step {nan_guard.bad_step}; lower --learning_rate (now "
+            f"{options.learning_rate}) or use --mixed_precision=none. The last good checkpoint is in {checkpoint_dir}")
+    if saver.preempted:
+        log(f"preempted: checkpoint saved at step {current_step(optimizer)}; rerun the same command to resume")
+    with open(os.path.join(work_dir, "history.json"), "w") as f:
+        json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=1)
+    return model, history, checkpoint_dir
+
+
+def restore_for_inference(config, checkpoint_path):
+    """A model with trained weights from a checkpoint directory (its newest checkpoint),
+    a `.weights.h5` file, or a saved `.keras` model."""
+    if checkpoint_path.endswith(".keras"):
+        return keras.saving.load_model(checkpoint_path, compile=False)
+    if os.path.isdir(checkpoint_path):
+        latest = CheckpointStore(checkpoint_path, None).latest()
+        if latest is None:
+            raise FileNotFoundError(f"no checkpoint in {checkpoint_path!r}")
+        checkpoint_path = latest
+    if not os.path.exists(checkpoint_path):
+        raise FileNotFoundError(f"no checkpoint file {checkpoint_path!r}")
+    model = build_model(config)
+    model.load_weights(checkpoint_path)
+    return model
