@@ -113,7 +113,7 @@ def define_training_flags():
     flags.DEFINE_list("scale_range", [], "training augmentation: min,max coordinate scale (empty: off)")
     flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
                       "default: one device; mirrored: all local GPUs; multi_worker: MultiWorkerMirroredStrategy "
-                      "from TF_CONFIG")
+                      "from TF_CONFIG (not yet: Keras 3 fit does not support it, see README)")
     flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_bfloat16", "mixed_float16"],
                       "Keras dtype policy (FFT, softmax and logits stay float32)")
     flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],

@@ -66,18 +66,29 @@ def test_summary_cli_rejects_a_bad_config_with_the_flag_name():
 
 
 def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
+    # The demo path at toy size: synthetic raw files -> converter -> records -> training ->
+    # evaluation; then the written flagfile reruns the job, which resumes and is done.
     args = ["train_main.py", "--flagfile=configs/demo.flags", "--frames=8", "--stage_filters=4,4,4,4,8,8",
-            "--fc_units=8", "--synthetic_train_clips=16", "--synthetic_test_clips=8", "--epochs=1",
-            "--batch_size=8", f"--model_dir={tmp_path}"]
+            "--fc_units=8", "--synthetic_clips=24", "--epochs=1", "--batch_size=8",
+            f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'model'}"]
     result = _run(*args)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "test top-1 fused" in result.stdout
-    resolved = (tmp_path / "resolved.flags").read_text()
+    assert "fused     top-1" in result.stdout and "read 24 = written 24 + skipped 0" in result.stdout
+    resolved = (tmp_path / "model" / "resolved.flags").read_text()
     assert "--frames=8" in resolved and "--m1=2" in resolved and "--epochs=1" in resolved
-    assert (tmp_path / "model.keras").exists()
-    rerun = _run("train_main.py", f"--flagfile={tmp_path / 'resolved.flags'}", "--epochs=1")
+    for name in ("metrics.json", "confusion_matrix.csv", "confusion_matrix.png", "scores.npz", "per_class.csv"):
+        assert (tmp_path / "model" / "eval_test" / name).exists()
+    rerun = _run("train_main.py", f"--flagfile={tmp_path / 'model' / 'resolved.flags'}")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert resolved.splitlines()[1:] == (tmp_path / "resolved.flags").read_text().splitlines()[1:]
+    assert "resumed from" in rerun.stdout
+    assert resolved == (tmp_path / "model" / "resolved.flags").read_text()
+
+
+def test_train_main_names_the_build_command_for_missing_data(tmp_path):
+    result = _run("train_main.py", "--flagfile=configs/ntu_cs.flags", f"--data_dir={tmp_path}",
+                  f"--model_dir={tmp_path / 'model'}")
+    assert result.returncode != 0
+    assert "is not a built dataset" in result.stderr and "python -m data_pipeline.build" in result.stderr
 
 
 def test_train_main_rejects_unknown_flags_and_bad_values():

@@ -178,3 +178,9 @@ def test_mirrored_on_two_cpus_matches_one_device(records, tmp_path):
         weights[strategy] = [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
     for a, b in zip(weights["default"], weights["mirrored"]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+
+def test_multi_worker_fails_fast_with_the_reason():
+    with pytest.raises(ValueError, match="multi_worker is not supported yet.*keras-team/keras#20585"):
+        training.make_strategy("multi_worker")
