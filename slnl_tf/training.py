@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_pipeline import input as data_input
+from slnl_tf.layers import FrequencyAttention
 from slnl_tf.model import OUTPUTS, build_losses, build_model
 
 REFERENCE_BATCH = 64  # --learning_rate is the rate at this global batch size
@@ -254,6 +255,36 @@ class Throughput(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
+class FrequencyMaskImages(keras.callbacks.Callback):
+    """Each epoch, writes the real and imaginary masks of every frequency-attention layer,
+    averaged over a fixed batch of clips and over channels, as TensorBoard images:
+    rows are temporal frequencies, columns joint frequencies, zero frequency in the centre,
+    bright = kept. Shows which frequencies the model selects."""
+
+    def __init__(self, log_dir, clips, zoom=4):
+        super().__init__()
+        self.log_dir, self.clips, self.zoom = log_dir, clips, zoom
+        self.writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        layers = [layer for layer in self.model.layers
+                  if isinstance(layer, FrequencyAttention) and layer.variant != "none"]
+        if not layers:
+            return
+        self.writer = self.writer or tf.summary.create_file_writer(self.log_dir)
+        probe = keras.Model(self.model.inputs, [layer.input for layer in layers])
+        layer_inputs = probe(self.clips, training=False)
+        layer_inputs = layer_inputs if isinstance(layer_inputs, (list, tuple)) else [layer_inputs]
+        with self.writer.as_default():
+            for layer, inputs in zip(layers, layer_inputs):
+                _, _, real_mask, imag_mask = layer.attention_masks(inputs)
+                for part, mask in (("real", real_mask), ("imaginary", imag_mask)):
+                    image = tf.signal.fftshift(tf.reduce_mean(mask, axis=(0, 1)))  # (T, V)
+                    image = tf.repeat(tf.repeat(image, self.zoom, axis=0), self.zoom, axis=1)
+                    tf.summary.image(f"frequency_attention/{layer.name}/{part}", image[None, :, :, None], step=epoch)
+        self.writer.flush()
+
+
 class TrainingDiverged(RuntimeError):
     pass
 
@@ -299,6 +330,8 @@ def train(config, options, log=print, extra_callbacks=()):
     log(f"{strategy.num_replicas_in_sync} replica(s), global batch {options.batch_size}, {steps_per_epoch} steps "
         f"per epoch, peak learning rate {scaled_learning_rate(options.learning_rate, options.batch_size):.3g}")
 
+    probe_clips = next(iter(data_input.make_dataset(options.data_dir, options.eval_split, batch_size=8,
+                                                    frames=config.frames, training=False)))["skeleton"]
     saver = PreemptionCheckpoint(store, optimizer)
     nan_guard = StopOnNaN()
     callbacks = [
@@ -306,6 +339,7 @@ def train(config, options, log=print, extra_callbacks=()):
         keras.callbacks.ModelCheckpoint(os.path.join(work_dir, "best.keras"), monitor="val_concat_top1", mode="max",
                                         save_best_only=True),
         keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), update_freq="epoch"),
+        FrequencyMaskImages(os.path.join(work_dir, "logs", "frequency_attention"), probe_clips),
         keras.callbacks.CSVLogger(os.path.join(work_dir, "history.csv"), append=True),
     ]
     history = {}

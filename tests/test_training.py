@@ -108,7 +108,9 @@ def test_outputs_checkpoints_history_tensorboard_and_best_model(records, tmp_pat
         for event in tf.compat.v1.train.summary_iterator(event_file):
             tags.update(value.tag for value in event.summary.value)
     for tag in ("epoch_loss", "epoch_concat_top1", "epoch_position_loss", "epoch_velocity_top5",
-                "epoch_learning_rate", "epoch_samples_per_second"):
+                "epoch_learning_rate", "epoch_samples_per_second",
+                "frequency_attention/position_frequency_attention/real",
+                "frequency_attention/velocity_frequency_attention/imaginary"):
         assert tag in tags, (tag, sorted(tags))
     restored = training.restore_for_inference(CONFIG, checkpoint_dir)
     clips = synthetic.make_clips(2, 4, CONFIG.frames)[0]

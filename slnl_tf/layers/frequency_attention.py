@@ -66,22 +66,25 @@ class FrequencyAttention(keras.layers.Layer):
         mixed = ops.matmul(kernel, ops.reshape(part, (batch, channels, frames * joints)))
         return ops.sigmoid(ops.reshape(mixed, (batch, channels, frames, joints)) + bias)
 
+    def attention_masks(self, inputs):
+        """The spectrum and the masks applied to it: (real, imag, real mask, imag mask),
+        each float32 `(batch, C, T, V)` with frequencies in FFT order (no masks: None)."""
+        planes = ops.transpose(ops.cast(inputs, "float32"), (0, 3, 1, 2))  # fft2 works on (T, V)
+        real, imag = ops.fft2((planes, ops.zeros_like(planes)))
+        if self.variant == "none":
+            return real, imag, None, None
+        if self.variant == "amplitude":
+            mask = self._mask(ops.sqrt(real * real + imag * imag + 1e-12), 0)
+            return real, imag, mask, mask
+        return real, imag, self._mask(real, 0), self._mask(imag, 0 if self.variant == "shared" else 1)
+
     def call(self, inputs):
         if self.variant == "none":
             return inputs
-        inputs = ops.cast(inputs, "float32")
-        # fft2 transforms the two innermost axes: bring (T, V) there.
-        planes = ops.transpose(inputs, (0, 3, 1, 2))
-        real, imag = ops.fft2((planes, ops.zeros_like(planes)))
-        if self.variant == "amplitude":
-            mask = self._mask(ops.sqrt(real * real + imag * imag + 1e-12), 0)
-            real, imag = real * mask, imag * mask
-        elif self.variant == "shared":
-            real, imag = real * self._mask(real, 0), imag * self._mask(imag, 0)
-        else:
-            real, imag = real * self._mask(real, 0), imag * self._mask(imag, 1)
-        attended, _ = ops.ifft2((real, imag))
+        real, imag, real_mask, imag_mask = self.attention_masks(inputs)
+        attended, _ = ops.ifft2((real * real_mask, imag * imag_mask))
         attended = ops.transpose(attended, (0, 2, 3, 1))
+        inputs = ops.cast(inputs, "float32")
         return inputs + attended if self.variant == "residual" else attended
 
     def compute_output_shape(self, input_shape):
