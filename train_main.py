@@ -111,7 +111,7 @@ def main(argv):
 
     out_dir = os.path.join(FLAGS.model_dir, f"eval_{FLAGS.eval_split}")
     metrics, matrix = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,
-                                        FLAGS.batch_size, FLAGS.eval_crop_ratio)
+                                        FLAGS.batch_size, FLAGS.eval_crop_ratio, FLAGS.eval_clips)
     with tf.summary.create_file_writer(os.path.join(FLAGS.model_dir, "logs", "evaluation")).as_default():
         for name, value in metrics.items():
             if name != "samples":

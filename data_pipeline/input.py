@@ -20,16 +20,17 @@ def read_manifest(records_dir):
 
 
 def make_dataset(records_dir, split, *, batch_size, frames, training, input_context=None, seed=None,
-                 crop_ratio=(0.5, 1.0), eval_crop_ratio=0.95, rotation_degrees=0.0, scale_range=None,
-                 shuffle_buffer=2048, keep_names=False):
+                 crop_ratio=(0.5, 1.0), eval_crop_ratio=0.95, eval_window_position=0.5, rotation_degrees=0.0,
+                 scale_range=None, shuffle_buffer=2048, keep_names=False):
     """Batches of `{"skeleton": (B, C, frames, V, M) float32, "label": (B,) int32}` (plus
     `name` when keep_names) from `<records_dir>/<split>-*.tfrecord`.
 
     training: shards in random order and interleaved, samples shuffled (within windows of
-    shuffle_buffer records) before batching,
-    repeated forever (one reproducible stream for a given seed, reshuffled every pass), random temporal crop (ratio in crop_ratio) and optional rotation /
-    scale; the last partial batch is dropped. Otherwise: one pass in order, centre crop of
-    eval_crop_ratio. batch_size is global: with an `input_context` (from
+    shuffle_buffer records) before batching, repeated forever (one reproducible stream for
+    a given seed, reshuffled every pass), random temporal crop (ratio in crop_ratio) and
+    optional rotation / scale; the last partial batch is dropped. Otherwise: one pass in
+    order, a window of eval_crop_ratio of the valid frames at eval_window_position (0.5 =
+    centred). batch_size is global: with an `input_context` (from
     `distribute_datasets_from_function`) each pipeline reads its own shards (or its own
     share of records when there are fewer shards than pipelines) and batches its replica's
     share.
@@ -104,7 +105,7 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
     if training:
         dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        dataset = dataset.map(lambda f: ops.center_temporal_crop(f, frames, eval_crop_ratio),
+        dataset = dataset.map(lambda f: ops.temporal_window(f, frames, eval_crop_ratio, eval_window_position),
                               num_parallel_calls=tf.data.AUTOTUNE)
     layout = manifest["layout"]
     shape = (layout["channels"], frames, layout["joints"], layout["persons"])

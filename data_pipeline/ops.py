@@ -33,11 +33,12 @@ def random_temporal_crop(features, seed, frames_out, min_ratio=0.5, max_ratio=1.
     return _with(features, _crop_and_resize(features["skeleton"], start, length, frames_out), frames_out)
 
 
-def center_temporal_crop(features, frames_out, ratio=0.95):
-    """Evaluation crop: the central `ratio` of the valid frames, resized to frames_out."""
+def temporal_window(features, frames_out, ratio=0.95, position=0.5):
+    """Evaluation crop: a window of `ratio` of the valid frames, resized to frames_out;
+    `position` 0 puts it at the start, 0.5 in the centre (the default), 1 at the end."""
     frames = tf.cast(features["frames"], tf.int32)
     length = tf.clip_by_value(tf.cast(tf.round(ratio * tf.cast(frames, tf.float32)), tf.int32), 1, frames)
-    start = (frames - length) // 2
+    start = tf.cast(tf.round(position * tf.cast(frames - length, tf.float32)), tf.int32)
     return _with(features, _crop_and_resize(features["skeleton"], start, length, frames_out), frames_out)
 
 

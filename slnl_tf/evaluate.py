@@ -4,7 +4,8 @@ per-sample scores keyed by sample name.
     python -m slnl_tf.evaluate --flagfile=runs/demo/resolved.flags [--checkpoint=DIR_OR_PREFIX]
         [--eval_dir=...]
 
-The fused score is the mean of the three heads' softmax probabilities. Outputs go to
+The fused score is the mean of the three heads' softmax probabilities. `--eval_clips=N`
+averages N windows per sample (multi-clip testing). Outputs go to
 `<model_dir>/eval_<split>/` (or --eval_dir): metrics.json, per_class.csv,
 confusion_matrix.csv, confusion_matrix.png and scores.npz (names, labels and each head's
 probabilities, so streams and runs can be fused by name, not by order).
@@ -88,13 +89,24 @@ def report(names, labels, scores, num_classes, class_names, out_dir):
     return metrics, matrix
 
 
-def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95):
+def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95, clips=1):
+    """Scores `split`; with clips > 1 the probabilities of `clips` windows spread evenly
+    from the start to the end of each sample's valid frames are averaged."""
     from data_pipeline import input as data_input
 
     manifest = data_input.read_manifest(data_dir)
-    dataset = data_input.make_dataset(data_dir, split, batch_size=batch_size, frames=config.frames, training=False,
-                                      eval_crop_ratio=eval_crop_ratio, keep_names=True)
-    names, labels, scores = collect_scores(model, dataset)
+    positions = [0.5] if clips == 1 else np.linspace(0.0, 1.0, clips)
+    names, labels, scores = None, None, None
+    for position in positions:
+        dataset = data_input.make_dataset(data_dir, split, batch_size=batch_size, frames=config.frames,
+                                          training=False, eval_crop_ratio=eval_crop_ratio,
+                                          eval_window_position=float(position), keep_names=True)
+        clip_names, labels, clip_scores = collect_scores(model, dataset)
+        if names is not None and not np.array_equal(names, clip_names):
+            raise RuntimeError("evaluation passes returned samples in different orders")
+        names = clip_names
+        scores = clip_scores if scores is None else {k: scores[k] + v for k, v in clip_scores.items()}
+    scores = {head: values / len(positions) for head, values in scores.items()}
     return report(names, labels, scores, config.num_classes, manifest.get("class_names"), out_dir)
 
 
@@ -123,7 +135,7 @@ def main(argv):
     model = restore_for_inference(config, checkpoint)
     out_dir = FLAGS.eval_dir or os.path.join(FLAGS.model_dir or os.path.dirname(checkpoint), f"eval_{FLAGS.eval_split}")
     metrics, _ = evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir, FLAGS.batch_size,
-                          FLAGS.eval_crop_ratio)
+                          FLAGS.eval_crop_ratio, FLAGS.eval_clips)
     print(format_metrics(metrics))
     print(f"wrote {out_dir}")
 

@@ -109,6 +109,7 @@ def define_training_flags():
                        lower_bound=0.05, upper_bound=1.0)
     flags.DEFINE_float("eval_crop_ratio", 0.95, "evaluation: central share of the valid frames",
                        lower_bound=0.05, upper_bound=1.0)
+    flags.DEFINE_integer("eval_clips", 1, "evaluation: windows per sample whose scores are averaged", lower_bound=1)
     flags.DEFINE_float("rotation_degrees", 0.0, "training augmentation: max rotation per axis", lower_bound=0.0)
     flags.DEFINE_list("scale_range", [], "training augmentation: min,max coordinate scale (empty: off)")
     flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
@@ -125,7 +126,7 @@ def define_training_flags():
 TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic_clips", "train_split",
                   "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
                   "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
-                  "eval_crop_ratio", "rotation_degrees", "scale_range", "strategy", "mixed_precision",
+                  "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "strategy", "mixed_precision",
                   "jit_compile", "seed", "deterministic")
 
 

@@ -20,7 +20,7 @@ def _ramp(frames):
 SEED = tf.constant([7, 11], tf.int64)
 OPS = {
     "random_temporal_crop": lambda f: ops.random_temporal_crop(f, SEED, 16, 0.5, 1.0),
-    "center_temporal_crop": lambda f: ops.center_temporal_crop(f, 16, 0.9),
+    "temporal_window": lambda f: ops.temporal_window(f, 16, 0.9, 0.3),
     "random_rotation": lambda f: ops.random_rotation(f, SEED, 30.0),
     "random_rotation_2d": lambda f: ops.random_rotation(f, SEED, 30.0, coordinate_channels=2),
     "random_scale": lambda f: ops.random_scale(f, SEED, 0.8, 1.2),
@@ -43,7 +43,7 @@ def test_full_crop_at_the_same_length_is_the_identity():
     features = _features(frames=16)
     out = ops.random_temporal_crop(features, SEED, 16, 1.0, 1.0)
     np.testing.assert_allclose(out["skeleton"].numpy(), features["skeleton"].numpy(), atol=1e-6)
-    np.testing.assert_allclose(ops.center_temporal_crop(features, 16, 1.0)["skeleton"].numpy(),
+    np.testing.assert_allclose(ops.temporal_window(features, 16, 1.0)["skeleton"].numpy(),
                                features["skeleton"].numpy(), atol=1e-6)
 
 
@@ -56,10 +56,13 @@ def test_random_crop_stays_within_the_ratio_and_the_clip():
         assert 0.5 * 40 - 2 <= values[-1] - values[0] + 1 <= 0.75 * 40 + 1
 
 
-def test_center_crop_is_centred():
-    values = ops.center_temporal_crop(_ramp(100), 50, 0.9)["skeleton"].numpy()[0, :, 0, 0]
+def test_temporal_window_is_centred_by_default_and_moves_with_position():
+    values = ops.temporal_window(_ramp(100), 50, 0.9)["skeleton"].numpy()[0, :, 0, 0]
     assert abs((values[0] + values[-1]) / 2 - 49.5) < 1e-4
     assert 88 <= values[-1] - values[0] + 1 <= 91
+    first = ops.temporal_window(_ramp(100), 50, 0.5, position=0.0)["skeleton"].numpy()[0, :, 0, 0]
+    last = ops.temporal_window(_ramp(100), 50, 0.5, position=1.0)["skeleton"].numpy()[0, :, 0, 0]
+    assert first[0] < 1 and 48 <= first[-1] <= 50 and 50 <= last[0] <= 51 and last[-1] > 98.5
 
 
 def test_rotation_keeps_lengths_and_2d_rotation_keeps_the_score():

@@ -136,6 +136,27 @@ def test_evaluation_outputs_are_consistent(records, tmp_path):
     assert sum(int(row.split(",")[2]) for row in per_class[1:]) == test_count
 
 
+def test_multi_clip_evaluation_averages_windows(records, tmp_path):
+    model, _, _ = training.train(CONFIG, _options(records, tmp_path / "run", epochs=1), log=lambda _: None)
+    single, _ = evaluate.evaluate(model, CONFIG, records, "test", str(tmp_path / "one"), batch_size=5)
+    multi, _ = evaluate.evaluate(model, CONFIG, records, "test", str(tmp_path / "three"), batch_size=5,
+                                 eval_crop_ratio=0.5, clips=3)
+    assert multi["samples"] == single["samples"]
+    scores = {n: np.load(tmp_path / n / "scores.npz") for n in ("one", "three")}
+    np.testing.assert_array_equal(scores["one"]["names"], scores["three"]["names"])
+    np.testing.assert_allclose(scores["three"]["fused"].sum(1), 1.0, atol=1e-5)
+    assert not np.allclose(scores["one"]["fused"], scores["three"]["fused"])
+
+
+def test_mixed_precision_training_keeps_float32_logits(records, tmp_path):
+    options = _options(records, tmp_path, epochs=1, mixed_precision="mixed_bfloat16")
+    model, history, _ = training.train(CONFIG, options, log=lambda _: None)
+    assert np.isfinite(history["loss"]).all()
+    assert model.get_layer("stage5_conv").compute_dtype == "bfloat16"
+    clips = synthetic.make_clips(2, 4, CONFIG.frames)[0]
+    assert all(logits.dtype == "float32" for logits in model(clips).values())
+
+
 def test_divergence_stops_with_a_clear_message(records, tmp_path):
     options = _options(records, tmp_path, optimizer="sgd", learning_rate=1e12, lr_schedule="constant")
     with pytest.raises(training.TrainingDiverged, match="NaN or inf at step .* lower --learning_rate"):
