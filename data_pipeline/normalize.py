@@ -20,7 +20,12 @@ def _rotation_between(vector, target):
     axis = np.cross(a, b)
     sin, cos = np.linalg.norm(axis), float(np.dot(a, b))
     if sin < 1e-8:
-        return np.eye(3) if cos > 0 else np.diag([1.0, -1.0, -1.0]) if abs(a[0]) < 0.9 else np.diag([-1.0, 1.0, -1.0])
+        if cos > 0:
+            return np.eye(3)
+        # Opposite directions: half a turn about any axis perpendicular to `a`.
+        k = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+        k /= np.linalg.norm(k)
+        return 2.0 * np.outer(k, k) - np.eye(3)
     k = axis / sin
     skew = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
     return np.eye(3) + sin * skew + (1 - cos) * skew @ skew

@@ -300,13 +300,6 @@ def build_compiled_model(config, options, steps_per_epoch):
     return model, optimizer
 
 
-def is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
-
-
 def train(config, options, log=print, extra_callbacks=()):
     """Trains (or resumes) and returns (model, history dict, checkpoint directory)."""
     manifest = data_input.read_manifest(options.data_dir)
@@ -319,9 +312,7 @@ def train(config, options, log=print, extra_callbacks=()):
     with strategy.scope():
         model, optimizer = build_compiled_model(config, options, steps_per_epoch)
         optimizer.build(model.trainable_variables)
-    # Non-chief workers of a multi-worker run write to their own scratch directories.
-    work_dir = options.model_dir if is_chief(strategy) else os.path.join(
-        options.model_dir, "workers", f"{strategy.cluster_resolver.task_type}_{strategy.cluster_resolver.task_id}")
+    work_dir = options.model_dir
     checkpoint_dir = os.path.join(work_dir, "checkpoints")
     store = CheckpointStore(checkpoint_dir, model)
     if store.latest():

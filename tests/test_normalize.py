@@ -28,3 +28,14 @@ def test_distances_are_kept_and_absent_persons_stay_zero():
         np.testing.assert_allclose(
             np.linalg.norm(data[:, t, 3, 1] - data[:, t, 7, 0]), np.linalg.norm(raw[:, t, 3, 1] - raw[:, t, 7, 0]),
             rtol=1e-5)
+
+
+def test_opposite_directions_are_turned_by_a_proper_rotation():
+    from data_pipeline.normalize import _rotation_between
+
+    for vector, target in (([0.0, 0.0, -2.0], [0.0, 0.0, 1.0]), ([-1.0, 0.0, 0.0], [1.0, 0.0, 0.0])):
+        vector, target = np.array(vector), np.array(target)
+        rotation = _rotation_between(vector, target)
+        np.testing.assert_allclose(rotation @ vector, np.linalg.norm(vector) * target, atol=1e-9)
+        np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+        assert np.isclose(np.linalg.det(rotation), 1.0)
