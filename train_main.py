@@ -5,7 +5,8 @@
 Command-line flags override the flagfile. Flags are checked before any work starts; the
 resolved configuration is printed and written to <model_dir>/resolved.flags, which reruns
 the same job. Rerunning a command whose model_dir holds checkpoints resumes it. At the end
-the model is evaluated on --eval_split (slnl_tf/evaluate.py).
+the model is evaluated on --eval_split (slnl_tf/evaluate.py) and, with --export_dir,
+exported as a SavedModel (slnl_tf/export.py).
 """
 import os
 
@@ -119,6 +120,12 @@ def main(argv):
         png = tf.io.decode_png(evaluate.confusion_png(matrix))
         tf.summary.image("evaluation/confusion_matrix", png[None], step=0)
     print(f"evaluation on {FLAGS.eval_split}:\n{evaluate.format_metrics(metrics)}")
+    if FLAGS.export_dir:
+        from slnl_tf import export
+
+        export.export(model, config, FLAGS.export_dir, eval_crop_ratio=FLAGS.eval_crop_ratio,
+                      storage_dtype=manifest["storage_dtype"], class_names=manifest.get("class_names"))
+        print(f"SavedModel for TF Serving: {FLAGS.export_dir} (signatures serving_default, serve_examples)")
     print(f"wrote {out_dir}; TensorBoard: tensorboard --logdir {os.path.join(FLAGS.model_dir, 'logs')}")
 
 

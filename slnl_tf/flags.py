@@ -119,6 +119,8 @@ def define_training_flags():
                       "Keras dtype policy (FFT, softmax and logits stay float32)")
     flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                       "XLA: auto = on when a GPU/TPU is present, off on CPU (measured slower there)")
+    flags.DEFINE_string("export_dir", None, "after training, write a SavedModel for TF Serving here "
+                                            "(<models>/<name>/<version>); see slnl_tf/export.py")
     flags.DEFINE_integer("seed", 0, "random seed for data order, augmentation, initialisation and dropout")
     flags.DEFINE_bool("deterministic", False, "deterministic TF ops (exact reruns on CPU; slower)")
 
@@ -127,7 +129,7 @@ TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic
                   "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
                   "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
                   "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "strategy", "mixed_precision",
-                  "jit_compile", "seed", "deterministic")
+                  "jit_compile", "export_dir", "seed", "deterministic")
 
 
 def jit_compile_from_flag(value, accelerators):

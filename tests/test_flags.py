@@ -70,9 +70,11 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     # evaluation; then the written flagfile reruns the job, which resumes and is done.
     args = ["train_main.py", "--flagfile=configs/demo.flags", "--frames=8", "--stage_filters=4,4,4,4,8,8",
             "--fc_units=8", "--synthetic_clips=24", "--epochs=1", "--batch_size=8",
-            f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'model'}"]
+            f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'model'}",
+            f"--export_dir={tmp_path / 'export' / 'slnl' / '1'}"]
     result = _run(*args)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "export" / "slnl" / "1" / "saved_model.pb").exists()
     assert "fused     top-1" in result.stdout and "read 24 = written 24 + skipped 0" in result.stdout
     resolved = (tmp_path / "model" / "resolved.flags").read_text()
     assert "--frames=8" in resolved and "--m1=2" in resolved and "--epochs=1" in resolved
@@ -82,6 +84,11 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "resumed from" in rerun.stdout
     assert resolved == (tmp_path / "model" / "resolved.flags").read_text()
+    # The export command on the same flags, from the best model.
+    exported = _run("-m", "slnl_tf.export", f"--flagfile={tmp_path / 'model' / 'resolved.flags'}",
+                    f"--export_dir={tmp_path / 'export2' / '1'}")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert "best.keras" in exported.stdout and (tmp_path / "export2" / "1" / "saved_model.pb").exists()
 
 
 def test_train_main_names_the_build_command_for_missing_data(tmp_path):

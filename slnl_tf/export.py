@@ -1,0 +1,127 @@
+"""SavedModel export for TF Serving: a raw-tensor and a serialized-tf.Example signature.
+
+    python -m slnl_tf.export --flagfile=runs/ntu_cs/resolved.flags \\
+        [--checkpoint=runs/ntu_cs/best.keras] --export_dir=exports/slnl_rfa/1
+
+Both signatures sample the clip to the model's T frames in the graph (a window of
+`eval_crop_ratio` of the frames, centred, linearly resized), and the model computes the
+velocity itself, so a client sends a clip of any length. Outputs (float32 whatever the
+training precision): `probabilities` (the fused score: mean of the three heads'
+softmaxes), `logits` (the concatenated head's), `top_k_classes`, `top_k_scores` and, when
+the dataset manifest names the classes, `top_k_names`.
+"""
+import os
+
+import keras
+import tensorflow as tf
+
+from data_pipeline import records
+from slnl_tf.model import OUTPUTS
+
+
+def resample_batch(clips, frames_out, ratio):
+    """(B, C, T', V, M) -> (B, C, frames_out, V, M): the central `ratio` of the T' frames,
+    linearly resized (half-pixel centres), as the evaluation input does per clip."""
+    shape = tf.shape(clips)
+    batch, channels, frames, joints, persons = shape[0], shape[1], shape[2], shape[3], shape[4]
+    length = tf.clip_by_value(tf.cast(tf.round(ratio * tf.cast(frames, tf.float32)), tf.int32), 1, frames)
+    start = (frames - length) // 2
+    window = clips[:, :, start : start + length]
+    images = tf.reshape(tf.transpose(window, (0, 2, 3, 4, 1)), (batch, length, joints * persons, channels))
+    resized = tf.image.resize(images, (frames_out, joints * persons), method="bilinear", antialias=False)
+    return tf.transpose(tf.reshape(resized, (batch, frames_out, joints, persons, channels)), (0, 4, 1, 2, 3))
+
+
+def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="float16", class_names=None,
+           top_k=5):
+    """Writes the SavedModel to `export_dir` (e.g. `<models>/<name>/<version>`)."""
+    top_k = min(top_k, config.num_classes)
+    names = tf.constant(list(class_names)[: config.num_classes]) if class_names else None
+    clip_shape = (config.channels, config.frames, config.joints, config.persons)
+
+    def predict(clips, ratio):
+        tf.debugging.assert_rank(clips, 5, message="clips must be (batch, C, T, V, M)")
+        tf.debugging.assert_equal(tf.shape(clips)[1:2], [config.channels], message=f"C must be {config.channels}")
+        tf.debugging.assert_equal(tf.shape(clips)[3:], [config.joints, config.persons],
+                                  message=f"V, M must be {config.joints}, {config.persons}")
+        tf.debugging.assert_all_finite(clips, "clips contain NaN or inf")
+        sampled = tf.ensure_shape(resample_batch(clips, config.frames, ratio), (None,) + clip_shape)
+        logits = model(sampled, training=False)
+        probabilities = tf.add_n([tf.nn.softmax(tf.cast(logits[n], tf.float32)) for n in OUTPUTS]) / len(OUTPUTS)
+        scores, classes = tf.math.top_k(probabilities, k=top_k)
+        outputs = {"probabilities": probabilities, "logits": tf.cast(logits["concat"], tf.float32),
+                   "top_k_classes": classes, "top_k_scores": scores}
+        if names is not None:
+            outputs["top_k_names"] = tf.gather(names, classes)
+        return outputs
+
+    def serve_clips(clips):
+        return predict(clips, eval_crop_ratio)
+
+    def serve_examples(serialized):
+        # Records differ in length: each is sampled to T on its own, then the batch goes
+        # through with ratio 1 (resizing T frames to T is the identity).
+        def one(example):
+            skeleton = records.parse(example, storage_dtype)["skeleton"]
+            return resample_batch(skeleton[None], config.frames, eval_crop_ratio)[0]
+
+        clips = tf.map_fn(one, serialized, fn_output_signature=tf.TensorSpec(clip_shape, tf.float32))
+        return predict(clips, 1.0)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if names is not None:
+        archive.class_names = tf.Variable(names, trainable=False)
+    archive.add_endpoint("serving_default", serve_clips,
+                         [tf.TensorSpec((None, config.channels, None, config.joints, config.persons), tf.float32,
+                                        name="clips")])
+    archive.add_endpoint("serve_examples", serve_examples, [tf.TensorSpec((None,), tf.string, name="examples")])
+    os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
+    archive.write_out(export_dir, verbose=False)
+    return export_dir
+
+
+def main(argv):
+    from absl import app, flags
+
+    from data_pipeline import input as data_input
+    from slnl_tf import flags as project_flags
+    from slnl_tf.training import restore_for_inference
+
+    FLAGS = flags.FLAGS
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.export_dir:
+        raise app.UsageError("--export_dir is required (TF Serving layout: <models>/<name>/<version>)")
+    manifest = data_input.read_manifest(FLAGS.data_dir) if FLAGS.data_dir and os.path.exists(
+        os.path.join(FLAGS.data_dir, "manifest.json")) else None
+    try:
+        config = project_flags.model_config_from_flags(manifest)
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    checkpoint = FLAGS.checkpoint
+    if not checkpoint:
+        if not FLAGS.model_dir:
+            raise app.UsageError("give --checkpoint or --model_dir")
+        best = os.path.join(FLAGS.model_dir, "best.keras")
+        checkpoint = best if os.path.exists(best) else os.path.join(FLAGS.model_dir, "checkpoints")
+    try:
+        model = restore_for_inference(config, checkpoint)
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error))
+    export(model, config, FLAGS.export_dir, eval_crop_ratio=FLAGS.eval_crop_ratio,
+           storage_dtype=manifest["storage_dtype"] if manifest else "float16",
+           class_names=manifest.get("class_names") if manifest else None)
+    print(f"exported {checkpoint} -> {FLAGS.export_dir} (signatures: serving_default, serve_examples)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from absl import app, flags
+
+    from slnl_tf import flags as project_flags
+
+    project_flags.define_training_flags()
+    flags.DEFINE_string("checkpoint", None, "a .keras model, a .weights.h5 checkpoint or a checkpoint directory "
+                                            "(default: <model_dir>/best.keras, else its latest checkpoint)")
+    app.run(main)

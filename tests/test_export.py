@@ -1,0 +1,127 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data_pipeline import build, input as data_input, records, sources, synthetic
+from data_pipeline.sample import Sample
+from slnl_tf import export, training
+from slnl_tf.model import OUTPUTS, build_model
+from tiny_config import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs in a fresh interpreter that never imports the project, as TF Serving would load it.
+LOAD_SCRIPT = r"""
+import sys, numpy as np, tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+inputs = np.load(sys.argv[2])
+out = {}
+plain = lambda value: value.numpy().astype(str) if value.dtype == tf.string else value.numpy()
+for key in ("short", "long"):
+    result = loaded.signatures["serving_default"](clips=tf.constant(inputs[key]))
+    out.update({f"{key}_{name}": plain(value) for name, value in result.items()})
+with open(sys.argv[3], "rb") as f:
+    examples = [line for line in f.read().split(b"\n--record--\n") if line]
+result = loaded.signatures["serve_examples"](examples=tf.constant(examples))
+out.update({f"examples_{name}": plain(value) for name, value in result.items()})
+np.savez(sys.argv[4], **out)
+"""
+
+
+def _fused(model, clips):
+    logits = model(clips, training=False)
+    return np.mean([tf.nn.softmax(logits[name]).numpy() for name in OUTPUTS], axis=0)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    model = build_model(TINY)
+    names = ["wave", "kick", "clap", "jump"]
+    export.export(model, TINY, str(root / "slnl" / "1"), class_names=names, storage_dtype="float32")
+    return model, root, names
+
+
+def test_export_round_trip_in_a_fresh_process(exported, tmp_path):
+    model, root, names = exported
+    rng = np.random.default_rng(0)
+    clips = {"short": rng.normal(size=(2, 3, 11, 25, 2)).astype(np.float32),
+             "long": rng.normal(size=(3, 3, 57, 25, 2)).astype(np.float32)}
+    np.savez(tmp_path / "inputs.npz", **clips)
+    samples = [Sample(rng.normal(size=(3, length, 25, 2)).astype(np.float32), i, f"s{i}")
+               for i, length in enumerate((9, 30, 16))]
+    (tmp_path / "examples.bin").write_bytes(b"\n--record--\n".join(records.serialize(s, "float32") for s in samples))
+    result = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(root / "slnl" / "1"), str(tmp_path / "inputs.npz"),
+                             str(tmp_path / "examples.bin"), str(tmp_path / "out.npz")], capture_output=True, text=True,
+                            timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(tmp_path / "out.npz")
+    for key, batch in clips.items():
+        expected = _fused(model, export.resample_batch(tf.constant(batch), TINY.frames, 0.95))
+        np.testing.assert_allclose(served[f"{key}_probabilities"], expected, rtol=1e-5, atol=1e-6)
+        assert served[f"{key}_top_k_classes"].shape == (len(batch), 4)
+        np.testing.assert_array_equal(served[f"{key}_top_k_classes"][:, 0], expected.argmax(1))
+        assert served[f"{key}_top_k_names"][0, 0] == names[expected[0].argmax()]
+    # The Example signature equals the evaluation pipeline on the same records.
+    manifest_dir = tmp_path / "records"
+
+    class _Source:
+        layout = {"channels": 3, "joints": 25, "persons": 2}
+        num_classes = 4
+
+        def items(self):
+            return [sources.Item("test", s.name, s.name, i) for i, s in enumerate(samples)], []
+
+        def read(self, item):
+            return samples[item.index]
+
+    build.build(_Source(), str(manifest_dir), storage_dtype="float32", workers=1, progress=False, log=lambda _: None)
+    batch = next(iter(data_input.make_dataset(str(manifest_dir), "test", batch_size=3, frames=TINY.frames,
+                                              training=False, keep_names=True)))
+    order = [int(n.decode()[1:]) for n in batch["name"].numpy()]
+    expected = _fused(model, batch["skeleton"])
+    np.testing.assert_allclose(served["examples_probabilities"][order], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_saved_model_cli_lists_both_signatures(exported):
+    _, root, _ = exported
+    cli = Path(sys.executable).parent / "saved_model_cli"
+    result = subprocess.run([str(cli), "show", "--dir", str(root / "slnl" / "1"), "--all"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "signature_def['serving_default']" in result.stdout and "signature_def['serve_examples']" in result.stdout
+    assert "top_k_scores" in result.stdout
+
+
+def test_bad_input_is_an_error_not_a_crash(exported):
+    _, root, _ = exported
+    loaded = tf.saved_model.load(str(root / "slnl" / "1"))
+    serve = loaded.signatures["serving_default"]
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
+        serve(clips=tf.zeros((2, 3, 10, 25)))  # rank 4
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError)):
+        serve(clips=tf.zeros((1, 3, 10, 18, 2)))  # wrong joint count
+    bad = np.zeros((1, 3, 10, 25, 2), np.float32)
+    bad[0, 0, 3, 3, 0] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or inf"):
+        serve(clips=tf.constant(bad))
+
+
+def test_export_from_a_mixed_precision_checkpoint_serves_float32(tmp_path):
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = build_model(TINY)
+    model.save(str(tmp_path / "best.keras"))
+    restored = training.restore_for_inference(TINY, str(tmp_path / "best.keras"))
+    export.export(restored, TINY, str(tmp_path / "out" / "1"))
+    keras.mixed_precision.set_global_policy("float32")
+    served = tf.saved_model.load(str(tmp_path / "out" / "1")).signatures["serving_default"](
+        clips=tf.zeros((1, 3, 20, 25, 2)))
+    assert served["probabilities"].dtype == tf.float32 and served["logits"].dtype == tf.float32
+    np.testing.assert_allclose(served["probabilities"].numpy().sum(), 1.0, atol=1e-3)
