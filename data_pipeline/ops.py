@@ -9,13 +9,26 @@ import math
 import tensorflow as tf
 
 
+def window_bounds(frames, ratio, position=0.5):
+    """(start, length) of a window of `ratio` of `frames` frames (at least 1); `position`
+    0 puts it at the start, 0.5 in the centre, 1 at the end."""
+    length = tf.clip_by_value(tf.cast(tf.round(ratio * tf.cast(frames, tf.float32)), tf.int32), 1, frames)
+    start = tf.cast(tf.round(position * tf.cast(frames - length, tf.float32)), tf.int32)
+    return start, length
+
+
+def resize_frames(clips, frames_out):
+    """(B, C, T, V, M) -> (B, C, frames_out, V, M) by linear interpolation along time
+    (half-pixel centres)."""
+    batch, channels, frames, joints, persons = tf.unstack(tf.shape(clips))
+    images = tf.reshape(tf.transpose(clips, (0, 2, 3, 4, 1)), (batch, frames, joints * persons, channels))
+    resized = tf.image.resize(images, (frames_out, joints * persons), method="bilinear", antialias=False)
+    return tf.transpose(tf.reshape(resized, (batch, frames_out, joints, persons, channels)), (0, 4, 1, 2, 3))
+
+
 def _crop_and_resize(skeleton, start, length, frames_out):
-    """Frames [start, start + length) linearly resized (half-pixel centres) to frames_out."""
-    channels, _, joints, persons = tf.unstack(tf.shape(skeleton))
-    crop = skeleton[:, start : start + length]
-    image = tf.reshape(tf.transpose(crop, (1, 2, 3, 0)), (length, joints * persons, channels))
-    resized = tf.image.resize(image, (frames_out, joints * persons), method="bilinear", antialias=False)
-    return tf.transpose(tf.reshape(resized, (frames_out, joints, persons, channels)), (3, 0, 1, 2))
+    """Frames [start, start + length) of one (C, T, V, M) clip resized to frames_out."""
+    return resize_frames(skeleton[None, :, start : start + length], frames_out)[0]
 
 
 def _with(features, skeleton, frames_out):
@@ -28,7 +41,7 @@ def random_temporal_crop(features, seed, frames_out, min_ratio=0.5, max_ratio=1.
     frames = tf.cast(features["frames"], tf.int32)
     ratio_seed, start_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     ratio = tf.random.stateless_uniform((), ratio_seed, min_ratio, max_ratio)
-    length = tf.clip_by_value(tf.cast(tf.round(ratio * tf.cast(frames, tf.float32)), tf.int32), 1, frames)
+    _, length = window_bounds(frames, ratio)
     start = tf.random.stateless_uniform((), start_seed, 0, frames - length + 1, dtype=tf.int32)
     return _with(features, _crop_and_resize(features["skeleton"], start, length, frames_out), frames_out)
 
@@ -36,9 +49,7 @@ def random_temporal_crop(features, seed, frames_out, min_ratio=0.5, max_ratio=1.
 def temporal_window(features, frames_out, ratio=0.95, position=0.5):
     """Evaluation crop: a window of `ratio` of the valid frames, resized to frames_out;
     `position` 0 puts it at the start, 0.5 in the centre (the default), 1 at the end."""
-    frames = tf.cast(features["frames"], tf.int32)
-    length = tf.clip_by_value(tf.cast(tf.round(ratio * tf.cast(frames, tf.float32)), tf.int32), 1, frames)
-    start = tf.cast(tf.round(position * tf.cast(frames - length, tf.float32)), tf.int32)
+    start, length = window_bounds(tf.cast(features["frames"], tf.int32), ratio, position)
     return _with(features, _crop_and_resize(features["skeleton"], start, length, frames_out), frames_out)
 
 

@@ -15,21 +15,15 @@ import os
 import keras
 import tensorflow as tf
 
-from data_pipeline import records
+from data_pipeline import ops, records
 from slnl_tf.model import OUTPUTS
 
 
 def resample_batch(clips, frames_out, ratio):
     """(B, C, T', V, M) -> (B, C, frames_out, V, M): the central `ratio` of the T' frames,
-    linearly resized (half-pixel centres), as the evaluation input does per clip."""
-    shape = tf.shape(clips)
-    batch, channels, frames, joints, persons = shape[0], shape[1], shape[2], shape[3], shape[4]
-    length = tf.clip_by_value(tf.cast(tf.round(ratio * tf.cast(frames, tf.float32)), tf.int32), 1, frames)
-    start = (frames - length) // 2
-    window = clips[:, :, start : start + length]
-    images = tf.reshape(tf.transpose(window, (0, 2, 3, 4, 1)), (batch, length, joints * persons, channels))
-    resized = tf.image.resize(images, (frames_out, joints * persons), method="bilinear", antialias=False)
-    return tf.transpose(tf.reshape(resized, (batch, frames_out, joints, persons, channels)), (0, 4, 1, 2, 3))
+    linearly resized, with the same window as the evaluation input (ops.temporal_window)."""
+    start, length = ops.window_bounds(tf.shape(clips)[2], ratio)
+    return ops.resize_frames(clips[:, :, start : start + length], frames_out)
 
 
 def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="float16", class_names=None,

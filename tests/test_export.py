@@ -88,6 +88,17 @@ def test_export_round_trip_in_a_fresh_process(exported, tmp_path):
     np.testing.assert_allclose(served["examples_probabilities"][order], expected, rtol=1e-5, atol=1e-6)
 
 
+def test_serving_window_is_the_evaluation_window_for_every_length():
+    from data_pipeline import ops
+
+    rng = np.random.default_rng(1)
+    for frames in range(1, 121):  # window offsets up to 3, where floor and round differ
+        clip = rng.normal(size=(3, frames, 25, 2)).astype(np.float32)
+        served = export.resample_batch(tf.constant(clip[None]), TINY.frames, 0.95)[0]
+        evaluated = ops.temporal_window({"skeleton": tf.constant(clip), "frames": tf.constant(frames)}, TINY.frames)
+        np.testing.assert_allclose(served.numpy(), evaluated["skeleton"].numpy(), atol=1e-6, err_msg=str(frames))
+
+
 def test_saved_model_cli_lists_both_signatures(exported):
     _, root, _ = exported
     cli = Path(sys.executable).parent / "saved_model_cli"
