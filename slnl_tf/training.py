@@ -264,19 +264,24 @@ class FrequencyMaskImages(keras.callbacks.Callback):
     def __init__(self, log_dir, clips, zoom=4):
         super().__init__()
         self.log_dir, self.clips, self.zoom = log_dir, clips, zoom
-        self.writer = None
+        self.layers = None
+
+    def on_train_begin(self, logs=None):
+        if self.layers is not None:  # fit() runs again after a mid-epoch resume
+            return
+        self.layers = [layer for layer in self.model.layers
+                       if isinstance(layer, FrequencyAttention) and layer.variant != "none"]
+        if self.layers:
+            self.writer = tf.summary.create_file_writer(self.log_dir)
+            self.probe = keras.Model(self.model.inputs, [layer.input for layer in self.layers])
 
     def on_epoch_end(self, epoch, logs=None):
-        layers = [layer for layer in self.model.layers
-                  if isinstance(layer, FrequencyAttention) and layer.variant != "none"]
-        if not layers:
+        if not self.layers:
             return
-        self.writer = self.writer or tf.summary.create_file_writer(self.log_dir)
-        probe = keras.Model(self.model.inputs, [layer.input for layer in layers])
-        layer_inputs = probe(self.clips, training=False)
+        layer_inputs = self.probe(self.clips, training=False)
         layer_inputs = layer_inputs if isinstance(layer_inputs, (list, tuple)) else [layer_inputs]
         with self.writer.as_default():
-            for layer, inputs in zip(layers, layer_inputs):
+            for layer, inputs in zip(self.layers, layer_inputs):
                 _, _, real_mask, imag_mask = layer.attention_masks(inputs)
                 for part, mask in (("real", real_mask), ("imaginary", imag_mask)):
                     image = tf.signal.fftshift(tf.reduce_mean(mask, axis=(0, 1)))  # (T, V)
@@ -312,8 +317,7 @@ def train(config, options, log=print, extra_callbacks=()):
     with strategy.scope():
         model, optimizer = build_compiled_model(config, options, steps_per_epoch)
         optimizer.build(model.trainable_variables)
-    work_dir = options.model_dir
-    checkpoint_dir = os.path.join(work_dir, "checkpoints")
+    checkpoint_dir = os.path.join(options.model_dir, "checkpoints")
     store = CheckpointStore(checkpoint_dir, model)
     if store.latest():
         store.restore(store.latest())
@@ -327,11 +331,11 @@ def train(config, options, log=print, extra_callbacks=()):
     nan_guard = StopOnNaN()
     callbacks = [
         *extra_callbacks, Throughput(options.batch_size), nan_guard, saver,
-        keras.callbacks.ModelCheckpoint(os.path.join(work_dir, "best.keras"), monitor="val_concat_top1", mode="max",
+        keras.callbacks.ModelCheckpoint(os.path.join(options.model_dir, "best.keras"), monitor="val_concat_top1", mode="max",
                                         save_best_only=True),
-        keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), update_freq="epoch"),
-        FrequencyMaskImages(os.path.join(work_dir, "logs", "frequency_attention"), probe_clips),
-        keras.callbacks.CSVLogger(os.path.join(work_dir, "history.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(options.model_dir, "logs"), update_freq="epoch"),
+        FrequencyMaskImages(os.path.join(options.model_dir, "logs", "frequency_attention"), probe_clips),
+        keras.callbacks.CSVLogger(os.path.join(options.model_dir, "history.csv"), append=True),
     ]
     history = {}
     while not (saver.preempted or nan_guard.bad_step is not None):
@@ -356,7 +360,7 @@ def train(config, options, log=print, extra_callbacks=()):
             f"{options.learning_rate}) or use --mixed_precision=none. The last good checkpoint is in {checkpoint_dir}")
     if saver.preempted:
         log(f"preempted: checkpoint saved at step {current_step(optimizer)}; rerun the same command to resume")
-    with open(os.path.join(work_dir, "history.json"), "w") as f:
+    with open(os.path.join(options.model_dir, "history.json"), "w") as f:
         json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=1)
     return model, history, checkpoint_dir
 

@@ -86,14 +86,19 @@ def test_rerun_resumes_and_parallel_equals_serial(tmp_path):
     assert again["splits"] == first["splits"]
 
 
+def _linked_real_files(pattern, directory):
+    """Links every real file matching `pattern` into `directory` (skips the test if none)."""
+    files = real_files(pattern)
+    if not files:
+        pytest.skip(f"no real files {pattern} in shared/data")
+    directory.mkdir(parents=True)
+    for path in files:
+        (directory / path.name).symlink_to(path)
+    return files
+
+
 def test_kinetics_build_from_the_real_clips(tmp_path):
-    clips = real_files("kinetics/json/*.json")
-    if not clips:
-        pytest.skip("no real Kinetics clips")
-    val = tmp_path / "raw" / "kinetics_val"
-    val.mkdir(parents=True)
-    for clip in clips:
-        (val / clip.name).symlink_to(clip)
+    clips = _linked_real_files("kinetics/json/*.json", tmp_path / "raw" / "kinetics_val")
     # The label JSON overrules the clip's own label_index (ST-GCN's feeder reads labels from it).
     label_json = {clips[0].stem: {"has_skeleton": False}, clips[1].stem: {"has_skeleton": True, "label_index": 7}}
     (tmp_path / "raw" / "kinetics_val_label.json").write_text(json.dumps(label_json))
@@ -154,13 +159,8 @@ def _cli(*args):
 
 
 def test_cli_end_to_end_with_the_real_raw_files_and_ignore_list(tmp_path):
-    raw_files = real_files("ntu/raw/*.skeleton")
-    if not raw_files:
-        pytest.skip("no real NTU raw files")
     raw = tmp_path / "raw"
-    raw.mkdir()
-    for path in raw_files:
-        (raw / path.name).symlink_to(path)
+    raw_files = _linked_real_files("ntu/raw/*.skeleton", raw)
     result = _cli("--dataset=ntu60", "--benchmark=ntu60_xview", f"--raw_dir={raw}", f"--out_dir={tmp_path}",
                   f"--ignore_list={SHARED_DATA / 'ntu' / 'ntu60_samples_with_missing_skeletons.txt'}",
                   f"--label_names={SHARED_DATA / 'ntu' / 'ntu120_label_names.txt'}", "--normalize")
