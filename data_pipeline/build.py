@@ -164,6 +164,12 @@ def main(argv):
     FLAGS = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    label_names = ()
+    if FLAGS.label_names:
+        try:
+            label_names = tuple(sources.kinetics.read_label_names(FLAGS.label_names))
+        except OSError as error:
+            raise app.UsageError(f"--label_names {FLAGS.label_names!r}: {error.strerror}")
     if FLAGS.dataset in ("ntu60", "ntu120"):
         benchmark = FLAGS.benchmark or f"{FLAGS.dataset}_xsub"
         if splits.BENCHMARKS.get(benchmark, (None,))[0] != FLAGS.dataset:
@@ -172,8 +178,7 @@ def main(argv):
         source = sources.NTUSource(FLAGS.raw_dir, benchmark, FLAGS.body_selection, FLAGS.normalize)
         name = benchmark
     elif FLAGS.dataset == "kinetics":
-        names = tuple(sources.kinetics.read_label_names(FLAGS.label_names)) if FLAGS.label_names else ()
-        source, name = sources.KineticsSource(FLAGS.raw_dir, names), "kinetics"
+        source, name = sources.KineticsSource(FLAGS.raw_dir, label_names), "kinetics"
     elif FLAGS.dataset == "npy":
         source = sources.NpySource(FLAGS.raw_dir, FLAGS.num_classes, FLAGS.joints, FLAGS.channels)
         name = "npy"
@@ -187,18 +192,16 @@ def main(argv):
     if FLAGS.dataset != "pyskl" and not os.path.isdir(FLAGS.raw_dir):
         raise app.UsageError(f"--raw_dir {FLAGS.raw_dir!r} is not a directory")
     ignore = splits.read_name_list(FLAGS.ignore_list) if FLAGS.ignore_list else frozenset()
-    class_names = None
-    if FLAGS.label_names:
-        # NTU-60's classes are the first 60 of NTU-120's names file.
-        class_names = sources.kinetics.read_label_names(FLAGS.label_names)[: source.num_classes]
-    elif FLAGS.dataset == "custom":
-        class_names = sources.custom.read_layout(FLAGS.raw_dir)["class_names"]
     options = {"dataset": FLAGS.dataset, "raw_dir": os.path.abspath(FLAGS.raw_dir),
                "ignore_list": FLAGS.ignore_list, "body_selection": FLAGS.body_selection,
                "normalize": FLAGS.normalize}
     if FLAGS.dataset in ("ntu60", "ntu120"):
         options["benchmark"] = source.benchmark
     try:
+        # NTU-60's classes are the first 60 of NTU-120's names file.
+        class_names = list(label_names[: source.num_classes]) or None
+        if FLAGS.dataset == "custom" and class_names is None:
+            class_names = sources.custom.read_layout(FLAGS.raw_dir)["class_names"]
         build(source, os.path.join(FLAGS.out_dir, name), ignore=ignore, storage_dtype=FLAGS.storage_dtype,
               files_per_shard=FLAGS.files_per_shard, workers=FLAGS.workers, options=options,
               class_names=class_names)

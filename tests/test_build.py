@@ -196,3 +196,13 @@ def test_pyskl_build_with_split_prefix(tmp_path):
     assert "in no 'xsub*' split" in skipped and "non-finite" in skipped
     val = _read_records(tmp_path / "out", "val", "float32")["v2"]["skeleton"].numpy()
     np.testing.assert_allclose(val[..., 0], annotations[2]["keypoint"][0].transpose(2, 0, 1), rtol=1e-6)
+
+
+def test_cli_rejects_missing_label_names_and_bad_layout(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "layout.json").write_text("{not json")
+    result = _cli("--dataset=custom", f"--raw_dir={tmp_path / 'mine'}", f"--out_dir={tmp_path}")
+    assert result.returncode != 0 and "layout.json" in result.stderr and "Traceback" not in result.stderr
+    result = _cli("--dataset=kinetics", f"--raw_dir={tmp_path}", f"--out_dir={tmp_path}",
+                  f"--label_names={tmp_path / 'nowhere.txt'}")
+    assert result.returncode != 0 and "--label_names" in result.stderr and "Traceback" not in result.stderr
