@@ -36,6 +36,13 @@ def _check_flags():
             f"--data_dir={FLAGS.data_dir} is not a built dataset (no manifest.json); build it with "
             "`python -m data_pipeline.build --dataset=... --raw_dir=... --out_dir=...` (see README), "
             "or pass --generate_synthetic_data")
+    if FLAGS.strategy == "multi_worker":
+        if FLAGS.training_loop == "fit":
+            raise app.UsageError("--training_loop=fit cannot run --strategy=multi_worker (Keras 3's fit fails "
+                                 "there, keras-team/keras#20585); use --training_loop=auto or custom")
+        if not os.environ.get("TF_CONFIG"):
+            raise app.UsageError("--strategy=multi_worker needs the TF_CONFIG environment variable naming the "
+                                 "cluster's workers and this process's task (README: training on several machines)")
     if len(FLAGS.scale_range) not in (0, 2):
         raise app.UsageError(f"--scale_range must be empty or min,max; got {','.join(FLAGS.scale_range)}")
     try:
@@ -96,7 +103,7 @@ def main(argv):
         warmup_epochs=FLAGS.warmup_epochs, weight_decay=FLAGS.weight_decay, crop_min_ratio=FLAGS.crop_min_ratio,
         eval_crop_ratio=FLAGS.eval_crop_ratio, rotation_degrees=FLAGS.rotation_degrees,
         scale_range=tuple(float(v) for v in FLAGS.scale_range), strategy=FLAGS.strategy,
-        mixed_precision=FLAGS.mixed_precision,
+        training_loop=FLAGS.training_loop, mixed_precision=FLAGS.mixed_precision,
         jit_compile=project_flags.jit_compile_from_flag(FLAGS.jit_compile, accelerators), seed=FLAGS.seed)
     counts = {split: info["written"] for split, info in manifest["splits"].items()}
     print(f"data: {FLAGS.data_dir} {counts}, {config.num_classes} classes (chance {1 / config.num_classes:.1%})")
@@ -108,6 +115,9 @@ def main(argv):
         raise SystemExit(f"training stopped: {error}")
     except ValueError as error:
         raise app.UsageError(str(error))
+    if not model.distribute_strategy.extended.should_checkpoint:
+        print("trained; this worker is not the chief, which evaluates and exports")
+        return
     print(f"model: {model.count_params():,} parameters, {flops_per_clip(model) / 1e9:.3f} GFLOPs per clip")
 
     out_dir = os.path.join(FLAGS.model_dir, f"eval_{FLAGS.eval_split}")

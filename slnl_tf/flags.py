@@ -114,7 +114,10 @@ def define_training_flags():
     flags.DEFINE_list("scale_range", [], "training augmentation: min,max coordinate scale (empty: off)")
     flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
                       "default: one device; mirrored: all local GPUs; multi_worker: MultiWorkerMirroredStrategy "
-                      "from TF_CONFIG (not yet: Keras 3 fit does not support it, see README)")
+                      "from TF_CONFIG (several machines, see README)")
+    flags.DEFINE_enum("training_loop", "auto", ["auto", "fit", "custom"],
+                      "fit: Keras Model.fit; custom: a strategy.run loop (the same updates and logs); auto: fit, "
+                      "custom under multi_worker, where Keras 3's fit fails (keras-team/keras#20585)")
     flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_bfloat16", "mixed_float16"],
                       "Keras dtype policy (FFT, softmax and logits stay float32)")
     flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
@@ -128,8 +131,8 @@ def define_training_flags():
 TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic_clips", "train_split",
                   "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
                   "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
-                  "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "strategy", "mixed_precision",
-                  "jit_compile", "export_dir", "seed", "deterministic")
+                  "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "strategy", "training_loop",
+                  "mixed_precision", "jit_compile", "export_dir", "seed", "deterministic")
 
 
 def jit_compile_from_flag(value, accelerators):

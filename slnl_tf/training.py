@@ -48,6 +48,7 @@ class TrainOptions:
     rotation_degrees: float = 0.0
     scale_range: tuple = ()
     strategy: str = "default"
+    training_loop: str = "auto"
     mixed_precision: str = "none"
     jit_compile: bool = False
     seed: int = 0
@@ -60,13 +61,22 @@ def make_strategy(name):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        # Keras 3's fit() peeks the first distributed batch and reduces it eagerly, which
-        # fails under MultiWorkerMirroredStrategy (keras-team/keras#20585, still open); a
-        # custom training loop is needed and not written yet. Fail before any work.
-        raise ValueError("--strategy=multi_worker is not supported yet: Keras 3's Model.fit fails under "
-                         "MultiWorkerMirroredStrategy (keras-team/keras#20585); use --strategy=mirrored on one "
-                         "machine")
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (the cluster's "
+                             "workers and this process's task), see README 'Training on several machines'")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}")
+
+
+def uses_custom_loop(options):
+    """auto: Keras fit, except under multi_worker, where Keras 3's fit() fails (it peeks the
+    first distributed batch and reduces it eagerly: keras-team/keras#20585)."""
+    if options.training_loop == "auto":
+        return options.strategy == "multi_worker"
+    if options.training_loop == "fit" and options.strategy == "multi_worker":
+        raise ValueError("--training_loop=fit cannot run --strategy=multi_worker (keras-team/keras#20585); "
+                         "use --training_loop=auto or custom")
+    return options.training_loop == "custom"
 
 
 def scaled_learning_rate(learning_rate, global_batch):
@@ -115,8 +125,9 @@ def _for_keras(batch):
     return batch["skeleton"], {name: batch["label"] for name in OUTPUTS}
 
 
-def make_datasets(options, config, strategy, skip_batches=0):
-    """(training, validation) distributed datasets; training skips `skip_batches` global steps."""
+def make_datasets(options, config, strategy, skip_batches=0, distributed_validation=True):
+    """(training, validation) datasets, distributed (validation: unless told not to);
+    training skips `skip_batches` global steps."""
 
     def training(context):
         dataset = data_input.make_dataset(
@@ -127,13 +138,13 @@ def make_datasets(options, config, strategy, skip_batches=0):
         return dataset.skip(skip_batches * strategy.num_replicas_in_sync // context.num_input_pipelines).map(
             _for_keras)
 
-    def validation(context):
+    def validation(context=None):
         return data_input.make_dataset(
             options.data_dir, options.eval_split, batch_size=options.batch_size, frames=config.frames,
             training=False, input_context=context, eval_crop_ratio=options.eval_crop_ratio).map(_for_keras)
 
     return (strategy.distribute_datasets_from_function(training),
-            strategy.distribute_datasets_from_function(validation))
+            validation() if distributed_validation is False else strategy.distribute_datasets_from_function(validation))
 
 
 def current_step(optimizer):
@@ -191,11 +202,17 @@ class CheckpointStore:
 
 class PreemptionCheckpoint(keras.callbacks.Callback):
     """Saves a checkpoint at every epoch end, and after the current step when SIGTERM
-    arrives (then stops training so the process can exit cleanly)."""
+    arrives (then stops training so the process can exit cleanly). Without a store (a
+    worker other than the chief) it only stops.
+
+    `requested`: SIGTERM arrived here; `preempted`: training stops after this step. They
+    are the same unless `stop_together` (CustomLoop: all workers must stop after the same
+    step, so the loop sets `preempted` once any worker's request has reached all)."""
 
     def __init__(self, store, optimizer):
         super().__init__()
-        self.store, self.optimizer, self.preempted = store, optimizer, False
+        self.store, self.optimizer = store, optimizer
+        self.requested = self.preempted = self.stop_together = False
         self._previous = None
 
     def on_train_begin(self, logs=None):
@@ -205,15 +222,21 @@ class PreemptionCheckpoint(keras.callbacks.Callback):
             self._previous = None
 
     def _on_sigterm(self, signum, frame):
-        self.preempted = True
+        self.requested = True
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.requested and not self.stop_together:
+            self.preempted = True
         if self.preempted:
-            self.store.save(current_step(self.optimizer))
+            self.save()
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        self.store.save(current_step(self.optimizer))
+        self.save()
+
+    def save(self):
+        if self.store is not None:
+            self.store.save(current_step(self.optimizer))
 
     def on_train_end(self, logs=None):
         if self._previous is not None:
@@ -290,6 +313,118 @@ class FrequencyMaskImages(keras.callbacks.Callback):
         self.writer.flush()
 
 
+class CustomLoop:
+    """`Model.fit` written with `strategy.run`, for MultiWorkerMirroredStrategy, where Keras
+    3's fit() fails (keras-team/keras#20585); it runs under any strategy.
+
+    Each replica's loss is its per-sample losses, summed over the heads, divided by the
+    global batch; the optimizer sums the replicas' gradients, so the update is the one of
+    the global-batch mean, as in fit(). Losses and top-k counts are summed over all
+    replicas for the logs, which carry fit()'s names. Validation runs on every worker over
+    the whole validation set outside the strategy: every worker logs the same figures, and
+    no collective waits on a worker whose shard ran out. A stop requested on any worker
+    (SIGTERM) goes into the next step's reduction, after which all workers stop.
+    Drives the Keras callbacks as fit() does.
+    """
+
+    def __init__(self, model, losses, strategy, global_batch, jit_compile, preemption):
+        self.model, self.losses, self.strategy, self.preemption = model, losses, strategy, preemption
+        preemption.stop_together = True
+        self.global_batch = float(global_batch)
+        num_classes = model.outputs[0].shape[-1]
+        self.top_k = min(5, num_classes)
+        self._gradients = tf.function(self._gradients_and_statistics, jit_compile=jit_compile)
+        self._train_step = tf.function(self._distributed_step)
+        self._eval_step = tf.function(self._evaluation_step, jit_compile=jit_compile)
+
+    def _statistics(self, outputs, labels):
+        count = tf.cast(tf.shape(labels)[0], "float32")
+        stats = {}
+        for name in OUTPUTS:
+            logits = tf.cast(outputs[name], "float32")
+            # Loss.call: per-sample values (Loss.__call__ would also divide by the replica count).
+            stats[f"{name}_loss"] = tf.reduce_sum(self.losses[name].call(labels, logits))
+            stats[f"{name}_top1"] = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), "float32"))
+            stats[f"{name}_top5"] = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, self.top_k), "float32"))
+        stats["count"] = count
+        return stats
+
+    def _gradients_and_statistics(self, clips, labels):
+        with tf.GradientTape() as tape:
+            outputs = self.model(clips, training=True)
+            stats = self._statistics(outputs, labels)
+            loss = tf.add_n([stats[f"{name}_loss"] for name in OUTPUTS]) / self.global_batch
+            if self.model.losses:
+                loss += tf.add_n(self.model.losses) / self.strategy.num_replicas_in_sync
+            scaled = self.model.optimizer.scale_loss(loss)
+        return tape.gradient(scaled, self.model.trainable_variables), stats
+
+    def _replica_step(self, clips, labels, stop):
+        gradients, stats = self._gradients(clips, labels)
+        # Outside the XLA cluster: the optimizer all-reduces the gradients across replicas.
+        self.model.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        stats["stop"] = tf.cast(stop, "float32")
+        return stats
+
+    def _distributed_step(self, iterator, stop):
+        clips, targets = next(iterator)
+        per_replica = self.strategy.run(self._replica_step, args=(clips, targets[OUTPUTS[0]], stop))
+        return {key: self.strategy.reduce("SUM", value, axis=None) for key, value in per_replica.items()}
+
+    def _evaluation_step(self, clips, labels):
+        return self._statistics(self.model(clips, training=False), labels)
+
+    @staticmethod
+    def _logs(totals, prefix=""):
+        count = max(1.0, totals["count"])
+        logs = {f"{prefix}loss": sum(totals[f"{name}_loss"] for name in OUTPUTS) / count}
+        for name in OUTPUTS:
+            for metric in ("loss", "top1", "top5"):
+                logs[f"{prefix}{name}_{metric}"] = totals[f"{name}_{metric}"] / count
+        return logs
+
+    @staticmethod
+    def _add(totals, stats):
+        for key, value in stats.items():
+            totals[key] = totals.get(key, 0.0) + float(value)
+
+    def evaluate(self, dataset):
+        totals = {}
+        for clips, targets in dataset:
+            self._add(totals, self._eval_step(clips, targets[OUTPUTS[0]]))
+        return self._logs(totals, prefix="val_")
+
+    def fit(self, train_data, *, initial_epoch, epochs, steps_per_epoch, validation_data, callbacks, verbose):
+        """Like Model.fit; `validation_data` is a plain (not distributed) dataset."""
+        history = keras.callbacks.History()
+        callbacks = keras.callbacks.CallbackList([*callbacks, history], add_progbar=verbose != 0,
+                                                 verbose=verbose, epochs=epochs, steps=steps_per_epoch,
+                                                 model=self.model)
+        self.model.stop_training = False
+        logs = {}
+        callbacks.on_train_begin()
+        iterator = iter(train_data)
+        for epoch in range(initial_epoch, epochs):
+            callbacks.on_epoch_begin(epoch)
+            totals = {}
+            for step in range(steps_per_epoch):
+                callbacks.on_train_batch_begin(step)
+                stats = self._train_step(iterator, tf.constant(self.preemption.requested))
+                self._add(totals, stats)
+                if totals.pop("stop") > 0:
+                    self.preemption.preempted = True
+                callbacks.on_train_batch_end(step, self._logs(totals))
+                if self.model.stop_training:
+                    break
+            logs = self._logs(totals)
+            logs.update(self.evaluate(validation_data))
+            callbacks.on_epoch_end(epoch, logs)
+            if self.model.stop_training:
+                break
+        callbacks.on_train_end(logs)
+        return history
+
+
 class TrainingDiverged(RuntimeError):
     pass
 
@@ -318,6 +453,9 @@ def train(config, options, log=print, extra_callbacks=()):
         model, optimizer = build_compiled_model(config, options, steps_per_epoch)
         optimizer.build(model.trainable_variables)
     checkpoint_dir = os.path.join(options.model_dir, "checkpoints")
+    # Under multi_worker every worker restores from the chief's directory (a shared file
+    # system, as for Keras' BackupAndRestore) and only the chief writes there.
+    chief = strategy.extended.should_checkpoint
     store = CheckpointStore(checkpoint_dir, model)
     if store.latest():
         store.restore(store.latest())
@@ -327,31 +465,38 @@ def train(config, options, log=print, extra_callbacks=()):
 
     probe_clips = next(iter(data_input.make_dataset(options.data_dir, options.eval_split, batch_size=8,
                                                     frames=config.frames, training=False)))["skeleton"]
-    saver = PreemptionCheckpoint(store, optimizer)
+    saver = PreemptionCheckpoint(store if chief else None, optimizer)
     nan_guard = StopOnNaN()
-    callbacks = [
-        *extra_callbacks, Throughput(options.batch_size), nan_guard, saver,
-        keras.callbacks.ModelCheckpoint(os.path.join(options.model_dir, "best.keras"), monitor="val_concat_top1", mode="max",
-                                        save_best_only=True),
-        keras.callbacks.TensorBoard(os.path.join(options.model_dir, "logs"), update_freq="epoch"),
-        FrequencyMaskImages(os.path.join(options.model_dir, "logs", "frequency_attention"), probe_clips),
-        keras.callbacks.CSVLogger(os.path.join(options.model_dir, "history.csv"), append=True),
-    ]
+    callbacks = [*extra_callbacks, Throughput(options.batch_size), nan_guard, saver]
+    if chief:
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(os.path.join(options.model_dir, "best.keras"), monitor="val_concat_top1",
+                                            mode="max", save_best_only=True),
+            keras.callbacks.TensorBoard(os.path.join(options.model_dir, "logs"), update_freq="epoch"),
+            FrequencyMaskImages(os.path.join(options.model_dir, "logs", "frequency_attention"), probe_clips),
+            keras.callbacks.CSVLogger(os.path.join(options.model_dir, "history.csv"), append=True),
+        ]
+    loop = CustomLoop(model, build_losses(config), strategy, options.batch_size, options.jit_compile,
+                      saver) if uses_custom_loop(options) else None
     history = {}
     while not (saver.preempted or nan_guard.bad_step is not None):
         done = current_step(optimizer)
         epoch, into_epoch = divmod(done, steps_per_epoch)
         if epoch >= options.epochs:
             break
-        train_data, validation_data = make_datasets(options, config, strategy, skip_batches=done)
+        train_data, validation_data = make_datasets(options, config, strategy, skip_batches=done,
+                                                    distributed_validation=loop is None)
         # A run stopped mid-epoch finishes that epoch's remaining steps first.
-        with warnings.catch_warnings():
-            # Keras says "input ran out of data" when the (finite) validation set ends.
-            warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
-            result = model.fit(train_data, initial_epoch=epoch,
-                               epochs=epoch + 1 if into_epoch else options.epochs,
-                               steps_per_epoch=steps_per_epoch - into_epoch, validation_data=validation_data,
-                               callbacks=callbacks, verbose=options.verbose, shuffle=False)
+        schedule = dict(initial_epoch=epoch, epochs=epoch + 1 if into_epoch else options.epochs,
+                        steps_per_epoch=steps_per_epoch - into_epoch, validation_data=validation_data,
+                        callbacks=callbacks, verbose=options.verbose)
+        if loop is not None:
+            result = loop.fit(train_data, **schedule)
+        else:
+            with warnings.catch_warnings():
+                # Keras says "input ran out of data" when the (finite) validation set ends.
+                warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+                result = model.fit(train_data, shuffle=False, **schedule)
         for key, values in result.history.items():
             history.setdefault(key, []).extend(values)
     if nan_guard.bad_step is not None:
@@ -359,9 +504,11 @@ def train(config, options, log=print, extra_callbacks=()):
             f"the loss became NaN or inf at step {nan_guard.bad_step}; lower --learning_rate (now "
             f"{options.learning_rate}) or use --mixed_precision=none. The last good checkpoint is in {checkpoint_dir}")
     if saver.preempted:
-        log(f"preempted: checkpoint saved at step {current_step(optimizer)}; rerun the same command to resume")
-    with open(os.path.join(options.model_dir, "history.json"), "w") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=1)
+        log(f"preempted at step {current_step(optimizer)}: " + (
+            "checkpoint saved; rerun the same command to resume" if chief else "the chief saved the checkpoint"))
+    if chief:
+        with open(os.path.join(options.model_dir, "history.json"), "w") as f:
+            json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=1)
     return model, history, checkpoint_dir
 
 

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,11 @@ def test_train_main_rejects_unknown_flags_and_bad_values():
     assert result.returncode != 0 and "attention must be one of" in result.stderr
     result = _run("train_main.py", "--no_such_flag=1")
     assert result.returncode != 0 and "no_such_flag" in result.stderr
+
+
+def test_train_main_checks_the_multi_worker_set_up():
+    result = _run("train_main.py", "--flagfile=configs/demo.flags", "--strategy=multi_worker", "--training_loop=fit")
+    assert result.returncode != 0 and "--training_loop=fit cannot run --strategy=multi_worker" in result.stderr
+    if "TF_CONFIG" not in os.environ:
+        result = _run("train_main.py", "--flagfile=configs/demo.flags", "--strategy=multi_worker")
+        assert result.returncode != 0 and "needs the TF_CONFIG environment variable" in result.stderr

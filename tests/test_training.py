@@ -77,9 +77,17 @@ def test_flagfiles_parse_and_their_models_take_two_steps(records):
         assert int(model.optimizer.iterations) == 2
 
 
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_path):
+HISTORY_KEYS = {"loss", "learning_rate", "samples_per_second"} | {
+    f"{prefix}{head}_{metric}" for prefix in ("", "val_") for head in ("position", "velocity", "concat")
+    for metric in ("loss", "top1", "top5")} | {"val_loss"}
+
+
+@pytest.mark.parametrize("loop", ["fit", "custom"])
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_path, loop):
     tf.config.experimental.enable_op_determinism()
-    straight, _, _ = training.train(CONFIG, _options(records, tmp_path / "straight"), log=lambda _: None)
+    straight, history, _ = training.train(CONFIG, _options(records, tmp_path / "straight", training_loop=loop),
+                                          log=lambda _: None)
+    assert set(history) == HISTORY_KEYS
 
     class SigtermAtStep(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -87,12 +95,15 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_pat
                 os.kill(os.getpid(), signal.SIGTERM)
 
     messages = []
-    first, _, _ = training.train(CONFIG, _options(records, tmp_path / "resumed"), log=messages.append,
-                                 extra_callbacks=[SigtermAtStep()])
-    assert int(first.optimizer.iterations) == 4 and any("preempted" in m for m in messages)
+    first, _, _ = training.train(CONFIG, _options(records, tmp_path / "resumed", training_loop=loop),
+                                 log=messages.append, extra_callbacks=[SigtermAtStep()])
+    # The custom loop stops after the next step, once the request has reached all workers.
+    stopped = 4 if loop == "fit" else 5
+    assert int(first.optimizer.iterations) == stopped and any("preempted" in m for m in messages)
     messages.clear()
-    resumed, _, _ = training.train(CONFIG, _options(records, tmp_path / "resumed"), log=messages.append)
-    assert any("resumed from" in m and "step 4" in m for m in messages)
+    resumed, _, _ = training.train(CONFIG, _options(records, tmp_path / "resumed", training_loop=loop),
+                                   log=messages.append)
+    assert any("resumed from" in m and f"step {stopped}" in m for m in messages)
     assert int(resumed.optimizer.iterations) == 6
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -168,42 +179,123 @@ def test_learning_rate_scales_with_the_global_batch():
     assert training.scaled_learning_rate(1e-3, 256) == pytest.approx(4e-3)
 
 
-MIRRORED_SCRIPT = r"""
+DISTRIBUTED_SCRIPT = r"""
 import os, sys, json
 import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+records, model_dir, tests, strategy, loop = sys.argv[1:6]
+if strategy == "mirrored":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 tf.config.experimental.enable_op_determinism()
-sys.path.insert(0, sys.argv[3])
+sys.path.insert(0, tests)
 from slnl_tf import training
 from tiny_config import TINY
 import numpy as np
 config = TINY.replace(num_classes=60, dropout=0.0)
 # SGD: its update is linear in the gradient. Adam-type updates divide by the gradient's own
 # size, so where a gradient is ~0 the order of the replica sum flips the update's sign.
-options = training.TrainOptions(model_dir=sys.argv[2], data_dir=sys.argv[1], epochs=1, steps_per_epoch=3,
+options = training.TrainOptions(model_dir=model_dir, data_dir=records, epochs=1, steps_per_epoch=3,
                                 batch_size=4, optimizer="sgd", learning_rate=0.05, warmup_epochs=0.0, seed=1,
-                                verbose=0, strategy=sys.argv[4])
-model, _, _ = training.train(config, options, log=lambda _: None)
-np.savez(os.path.join(sys.argv[2], "weights.npz"), *model.get_weights())
+                                verbose=0, strategy=strategy, training_loop=loop)
+task = json.loads(os.environ.get("TF_CONFIG", '{"task": {"index": 0}}'))["task"]["index"]
+callbacks = []
+if len(sys.argv) > 6:  # "worker:step": that worker gets SIGTERM after that step
+    import keras, signal
+    worker, step = map(int, sys.argv[6].split(":"))
+    class Sigterm(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if task == worker and training.current_step(self.model.optimizer) == step:
+                os.kill(os.getpid(), signal.SIGTERM)
+    callbacks.append(Sigterm())
+model, _, _ = training.train(config, options, log=print, extra_callbacks=callbacks)
+np.savez(os.path.join(model_dir, f"weights-{task}.npz"), *model.get_weights())
 """
 
 
-def test_mirrored_on_two_cpus_matches_one_device(records, tmp_path):
-    weights = {}
-    for strategy in ("default", "mirrored"):
-        model_dir = tmp_path / strategy
-        result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, records, str(model_dir),
-                                 str(ROOT / "tests"), strategy], cwd=ROOT, capture_output=True, text=True,
-                                timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        loaded = np.load(model_dir / "weights.npz")
-        weights[strategy] = [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
-    for a, b in zip(weights["default"], weights["mirrored"]):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+def _run_distributed(records, model_dir, strategy, loop):
+    result = subprocess.run([sys.executable, "-c", DISTRIBUTED_SCRIPT, records, str(model_dir), str(ROOT / "tests"),
+                             strategy, loop], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
+def _weights(path):
+    loaded = np.load(path)
+    return [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
 
-def test_multi_worker_fails_fast_with_the_reason():
-    with pytest.raises(ValueError, match="multi_worker is not supported yet.*keras-team/keras#20585"):
+
+def test_mirrored_on_two_cpus_matches_one_device_with_fit_and_the_custom_loop(records, tmp_path):
+    runs = [("default", "fit"), ("mirrored", "fit"), ("mirrored", "custom")]
+    for strategy, loop in runs:
+        _run_distributed(records, tmp_path / f"{strategy}-{loop}", strategy, loop)
+    reference = _weights(tmp_path / "default-fit" / "weights-0.npz")
+    for strategy, loop in runs[1:]:
+        for a, b in zip(reference, _weights(tmp_path / f"{strategy}-{loop}" / "weights-0.npz")):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{strategy} {loop}")
+
+
+def _free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _run_two_workers(records, model_dir, *extra):
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index in range(2):
+        environment = dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", DISTRIBUTED_SCRIPT, records, str(model_dir), str(ROOT / "tests"), "multi_worker",
+             "auto", *extra], cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = []
+    for process in processes:
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output[-3000:]
+        outputs.append(output)
+    return outputs
+
+
+def test_multi_worker_trains_in_step_and_resumes_after_one_worker_is_stopped(records, tmp_path):
+    # Two workers on 127.0.0.1 from TF_CONFIG, one model directory (as on a shared file
+    # system). Straight run: both take the same 3 steps on their own shards of the input and
+    # end with the same weights, which the chief's checkpoint holds. Second run: worker 1
+    # gets SIGTERM after step 1, both stop after the next step, the chief saves; rerun, both
+    # resume from it and end with the straight run's weights.
+    tf.config.experimental.enable_op_determinism()
+    _run_two_workers(records, tmp_path / "straight")
+    chief, other = _weights(tmp_path / "straight" / "weights-0.npz"), _weights(tmp_path / "straight" / "weights-1.npz")
+    initial = training.build_model(CONFIG).get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(chief, initial))
+    for a, b in zip(chief, other):
+        np.testing.assert_array_equal(a, b)
+    checkpoint = training.CheckpointStore(str(tmp_path / "straight" / "checkpoints"), None).latest()
+    assert checkpoint.endswith("ckpt-000000003.weights.h5")
+    for a, b in zip(chief, training.restore_for_inference(CONFIG, checkpoint).get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert json.loads((tmp_path / "straight" / "history.json").read_text())["loss"]
+
+    outputs = _run_two_workers(records, tmp_path / "resumed", "1:1")
+    assert all("preempted at step 2" in output for output in outputs)
+    assert training.CheckpointStore(str(tmp_path / "resumed" / "checkpoints"), None).latest().endswith(
+        "ckpt-000000002.weights.h5")
+    outputs = _run_two_workers(records, tmp_path / "resumed")
+    assert all("at step 2" in output for output in outputs)
+    for index in range(2):
+        for a, b in zip(chief, _weights(tmp_path / "resumed" / f"weights-{index}.npz")):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_multi_worker_needs_tf_config(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="multi_worker needs the TF_CONFIG"):
         training.make_strategy("multi_worker")
+    with pytest.raises(ValueError, match="training_loop=fit cannot run --strategy=multi_worker"):
+        training.uses_custom_loop(training.TrainOptions(model_dir="", data_dir="", strategy="multi_worker",
+                                                        training_loop="fit"))
