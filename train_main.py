@@ -131,10 +131,12 @@ def main(argv):
         tf.summary.image("evaluation/confusion_matrix", png[None], step=0)
     print(f"evaluation on {FLAGS.eval_split}:\n{evaluate.format_metrics(metrics)}")
     if FLAGS.export_dir:
+        from data_pipeline import clip_files
         from slnl_tf import export
 
         export.export(model, config, FLAGS.export_dir, eval_crop_ratio=FLAGS.eval_crop_ratio,
-                      storage_dtype=manifest["storage_dtype"], class_names=manifest.get("class_names"))
+                      storage_dtype=manifest["storage_dtype"], class_names=manifest.get("class_names"),
+                      input_spec=clip_files.input_spec(manifest))
         print(f"SavedModel for TF Serving: {FLAGS.export_dir} (signatures serving_default, serve_examples)")
     print(f"wrote {out_dir}; TensorBoard: tensorboard --logdir {os.path.join(FLAGS.model_dir, 'logs')}")
 

@@ -39,12 +39,13 @@ def _label(path, clip, label_names):
     return label
 
 
-def read_sample(path, label_names=None, max_persons=2, label=None):
+def read_sample(path, label_names=None, max_persons=2, label=None, labelled=True):
     """A Kinetics-skeleton JSON as a Sample; SampleError if unusable.
 
     label_names: class names in index order; when given, the label comes from the clip's
     `label` name and is checked against it, else from `label_index`.
     label: the clip's label_index from the split's label JSON, which then takes precedence.
+    labelled: False for a clip to classify: its label (-1) is not read.
     """
     try:
         with open(path) as f:
@@ -56,9 +57,12 @@ def read_sample(path, label_names=None, max_persons=2, label=None):
         raise SampleError(path, f"unreadable JSON: {error}")
     except (KeyError, TypeError):
         raise SampleError(path, "no 'data' list of frames")
-    label = _label(path, {"label_index": label} if label is not None else clip,
-                   None if label is not None else label_names)
-    if label is not None and label_names is not None and label >= len(label_names):
+    if not labelled:
+        label = -1
+    else:
+        label = _label(path, {"label_index": label} if label is not None else clip,
+                       None if label is not None else label_names)
+    if labelled and label is not None and label_names is not None and label >= len(label_names):
         raise SampleError(path, f"label {label} out of range [0, {len(label_names)})")
     try:
         indices = [int(frame["frame_index"]) for frame in frames]

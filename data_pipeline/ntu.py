@@ -163,6 +163,16 @@ def to_array(num_frames, bodies, selection="denoise", max_persons=2):
     return array[:, present], notes
 
 
+def read_array(path, selection="denoise", max_persons=2):
+    """A `.skeleton` file of any name as (data (C, T, V, M) float32, frames in the file,
+    bodies in the file, denoising notes); SampleError if unusable."""
+    num_frames, bodies = read_bodies(path)
+    if not bodies:
+        raise SampleError(path, "no skeleton in any frame")
+    data, notes = to_array(num_frames, bodies, selection, max_persons)
+    return data, num_frames, len(bodies), notes
+
+
 def read_sample(path, selection="denoise", max_persons=2):
     """A `.skeleton` file as a Sample (label = action - 1); SampleError if unusable."""
     import os
@@ -172,11 +182,8 @@ def read_sample(path, selection="denoise", max_persons=2):
         metadata = parse_name(name)
     except ValueError as error:
         raise SampleError(path, str(error))
-    num_frames, bodies = read_bodies(path)
-    if not bodies:
-        raise SampleError(path, "no skeleton in any frame")
-    data, notes = to_array(num_frames, bodies, selection, max_persons)
-    metadata.update(frames_in_file=num_frames, bodies_in_file=len(bodies))
+    data, num_frames, body_count, notes = read_array(path, selection, max_persons)
+    metadata.update(frames_in_file=num_frames, bodies_in_file=body_count)
     if notes:
         metadata["denoising"] = "; ".join(notes)
     return Sample(data, metadata["action"] - 1, name, metadata)

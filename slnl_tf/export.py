@@ -10,12 +10,13 @@ training precision): `probabilities` (the fused score: mean of the three heads'
 softmaxes), `logits` (the concatenated head's), `top_k_classes`, `top_k_scores` and, when
 the dataset manifest names the classes, `top_k_names`.
 """
+import json
 import os
 
 import keras
 import tensorflow as tf
 
-from data_pipeline import ops, records
+from data_pipeline import clip_files, ops, records
 from slnl_tf.model import OUTPUTS
 
 
@@ -27,8 +28,10 @@ def resample_batch(clips, frames_out, ratio):
 
 
 def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="float16", class_names=None,
-           top_k=5):
-    """Writes the SavedModel to `export_dir` (e.g. `<models>/<name>/<version>`)."""
+           top_k=5, input_spec=None):
+    """Writes the SavedModel to `export_dir` (e.g. `<models>/<name>/<version>`), with
+    `input_spec` (data_pipeline.clip_files.input_spec of the dataset's manifest; default: the
+    readers' defaults) as `assets.extra/slnl_input.json` for prediction and clients."""
     top_k = min(top_k, config.num_classes)
     names = tf.constant(list(class_names)[: config.num_classes]) if class_names else None
     clip_shape = (config.channels, config.frames, config.joints, config.persons)
@@ -72,6 +75,12 @@ def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="fl
     archive.add_endpoint("serve_examples", serve_examples, [tf.TensorSpec((None,), tf.string, name="examples")])
     os.makedirs(os.path.dirname(os.path.abspath(export_dir)), exist_ok=True)
     archive.write_out(export_dir, verbose=False)
+    spec = dict(input_spec or clip_files.default_spec(config.channels, config.joints, config.persons))
+    spec.update(class_names=list(class_names)[: config.num_classes] if class_names else None, frames=config.frames,
+                eval_crop_ratio=eval_crop_ratio, storage_dtype=storage_dtype)
+    os.makedirs(os.path.join(export_dir, os.path.dirname(clip_files.SPEC_FILE)), exist_ok=True)
+    with open(os.path.join(export_dir, clip_files.SPEC_FILE), "w") as f:
+        json.dump(spec, f, indent=1)
     return export_dir
 
 
@@ -105,7 +114,8 @@ def main(argv):
         raise app.UsageError(str(error))
     export(model, config, FLAGS.export_dir, eval_crop_ratio=FLAGS.eval_crop_ratio,
            storage_dtype=manifest["storage_dtype"] if manifest else "float16",
-           class_names=manifest.get("class_names") if manifest else None)
+           class_names=manifest.get("class_names") if manifest else None,
+           input_spec=clip_files.input_spec(manifest) if manifest else None)
     print(f"exported {checkpoint} -> {FLAGS.export_dir} (signatures: serving_default, serve_examples)")
 
 

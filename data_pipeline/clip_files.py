@@ -1,0 +1,107 @@
+"""One unlabelled clip file -> the array a trained model takes, prepared as its training data was.
+
+Prediction and the serving client read a user's file here: a raw NTU `.skeleton` file
+(any name), a Kinetics-skeleton `.json` clip, or a `.npy` array `(C, T, V, M)` or
+`(N, C, T, V, M)` (trailing all-zero frames dropped, as the converter does). The
+preparation (NTU body selection, view normalization) comes from the dataset's manifest,
+which the export copies as `assets.extra/slnl_input.json` (`input_spec`), so a clip is
+prepared exactly as the records the model was trained on.
+"""
+import json
+import os
+
+import numpy as np
+
+from data_pipeline import arrays, kinetics, ntu
+from data_pipeline.normalize import normalize_view
+from data_pipeline.sample import SampleError, check_finite
+
+SPEC_FILE = os.path.join("assets.extra", "slnl_input.json")
+SUFFIXES = (".skeleton", ".json", ".npy")
+
+
+def input_spec(manifest):
+    """What a clip file needs to become model input: layout, class names, preparation."""
+    options = manifest.get("options", {})
+    return {"layout": manifest["layout"], "class_names": manifest.get("class_names"),
+            "body_selection": options.get("body_selection", "denoise"),
+            "normalize": bool(options.get("normalize", False))}
+
+
+def default_spec(channels, joints, persons):
+    """The spec of an export that carries none: the readers' defaults for that shape."""
+    return {"layout": {"channels": channels, "joints": joints, "persons": persons}, "class_names": None,
+            "body_selection": "denoise", "normalize": False}
+
+
+def read_spec(export_dir):
+    """The export's input spec, or None when it has none."""
+    path = os.path.join(export_dir, SPEC_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_clips(path, spec):
+    """[(where, clip or SampleError)] for one file: one entry, or one per clip of an
+    `(N, C, T, V, M)` `.npy` (where = `path[i]`). A clip is float32 `(C, T, V, M)` checked
+    against `spec["layout"]`; the error names the file and the problem (unknown kind, wrong
+    joint or channel count, no frames, NaN)."""
+    path = str(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if not os.path.isfile(path):
+        return [(path, SampleError(path, "no such file"))]
+    if suffix not in SUFFIXES:
+        return [(path, SampleError(path, f"unknown clip kind {suffix!r}; expected one of {', '.join(SUFFIXES)}"))]
+    if suffix != ".npy":
+        return [(path, _prepared(path, _read_raw(path, suffix, spec), spec))]
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        return [(path, SampleError(path, f"unreadable .npy: {error}"))]
+    if array.ndim == 4:
+        return [(path, _prepared(path, _trimmed(path, array), spec))]
+    if array.ndim == 5:
+        return [(f"{path}[{i}]", _prepared(f"{path}[{i}]", _trimmed(f"{path}[{i}]", array[i]), spec))
+                for i in range(len(array))]
+    return [(path, SampleError(path, f"a .npy must hold (C, T, V, M) or (N, C, T, V, M); got shape {array.shape}"))]
+
+
+def _read_raw(path, suffix, spec):
+    persons = spec["layout"]["persons"]
+    try:
+        if suffix == ".skeleton":
+            return ntu.read_array(path, spec.get("body_selection", "denoise"), persons)[0]
+        return kinetics.read_sample(path, max_persons=persons, labelled=False).data
+    except SampleError as error:
+        return error
+
+
+def _trimmed(where, clip):
+    """The clip without its trailing all-zero frames (preprocessed arrays are padded)."""
+    clip = np.asarray(clip, np.float32)
+    return clip[:, : arrays.valid_frames(clip)]
+
+
+def _prepared(where, data, spec):
+    if isinstance(data, SampleError):
+        return data
+    layout = spec["layout"]
+    channels, frames, joints, persons = data.shape
+    try:
+        if joints != layout["joints"]:
+            raise SampleError(where, f"{joints} joints, but the model takes {layout['joints']}")
+        if channels != layout["channels"]:
+            raise SampleError(where, f"{channels} channels, but the model takes {layout['channels']}")
+        if frames == 0:
+            raise SampleError(where, "zero frames")
+        check_finite(where, data)
+    except SampleError as error:
+        return error
+    if persons < layout["persons"]:
+        data = np.pad(data, [(0, 0)] * 3 + [(0, layout["persons"] - persons)])
+    data = data[..., : layout["persons"]]
+    if spec.get("normalize"):
+        data = normalize_view(data)
+    return np.ascontiguousarray(data, np.float32)

@@ -1,0 +1,120 @@
+"""A small REST client for a model served by TF Serving (`/v1/models/<name>:predict`).
+
+    python -m slnl_tf.serving_client --server=http://localhost:8501 --model=slnl_rfa \\
+        --input_spec=exports/slnl_rfa/1/assets.extra/slnl_input.json clip.skeleton [--json]
+
+Turns each clip file into a request body in TF Serving's documented columnar format
+(`{"signature_name": ..., "inputs": {"clips": [clip]}}`, one clip per request since clips
+differ in length; serialized records go to `serve_examples` as `{"b64": ...}` values) and
+reads the `{"outputs": {...}}` reply. Needs only the standard library and NumPy; the
+`--input_spec` file (copied from the export) says how clips are prepared.
+"""
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from data_pipeline import clip_files
+from data_pipeline.sample import SampleError
+
+
+def clips_request(clip):
+    """The predict body for one float32 `(C, T, V, M)` clip (a batch of one)."""
+    clip = np.asarray(clip, np.float32)
+    if clip.ndim != 4:
+        raise ValueError(f"a clip is (C, T, V, M); got shape {clip.shape}")
+    return {"signature_name": "serving_default", "inputs": {"clips": [clip.tolist()]}}
+
+
+def examples_request(serialized_examples):
+    """The predict body for serialized tf.train.Example records (data_pipeline/records.py)."""
+    return {"signature_name": "serve_examples",
+            "inputs": {"examples": [{"b64": base64.b64encode(e).decode("ascii")} for e in serialized_examples]}}
+
+
+class ServingError(RuntimeError):
+    pass
+
+
+def post(server, model, body, timeout=60.0):
+    """POSTs a predict body; returns the reply's `outputs`. ServingError with the server's
+    own message for an HTTP error (TF Serving answers `{"error": ...}`)."""
+    url = f"{server.rstrip('/')}/v1/models/{model}:predict"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            answer = json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        try:
+            detail = json.loads(detail).get("error", detail)
+        except ValueError:
+            pass
+        raise ServingError(f"{url}: HTTP {error.code}: {detail}")
+    except urllib.error.URLError as error:
+        raise ServingError(f"{url}: {error.reason}")
+    if "outputs" not in answer:
+        raise ServingError(f"{url}: reply without 'outputs': {str(answer)[:200]}")
+    return answer["outputs"]
+
+
+def classify(server, model, paths, spec, top_k=5):
+    """Like slnl_tf.predict.Predictor.classify, through the server."""
+    from slnl_tf.predict import top_classes
+
+    results = []
+    for path in paths:
+        for where, clip in clip_files.read_clips(path, spec):
+            if isinstance(clip, SampleError):
+                results.append({"file": where, "error": clip.problem})
+                continue
+            try:
+                outputs = post(server, model, clips_request(clip))
+            except ServingError as error:
+                results.append({"file": where, "error": str(error)})
+                continue
+            probabilities = np.asarray(outputs["probabilities"], np.float32)[0]
+            results.append({"file": where, "frames": int(clip.shape[1]),
+                            "top": top_classes(probabilities, spec.get("class_names"), top_k)})
+    return results
+
+
+def main(argv):
+    from absl import app, flags
+
+    from slnl_tf.predict import format_result
+
+    FLAGS = flags.FLAGS
+    paths = argv[1:]
+    if not paths:
+        raise app.UsageError("give one or more clip files (.skeleton, .json, .npy)")
+    try:
+        with open(FLAGS.input_spec) as f:
+            spec = json.load(f)
+    except OSError as error:
+        raise app.UsageError(f"--input_spec {FLAGS.input_spec!r}: {error.strerror} (it is the export's "
+                             f"{clip_files.SPEC_FILE})")
+    results = classify(FLAGS.server, FLAGS.model, paths, spec, FLAGS.top_k)
+    if FLAGS.json:
+        print(json.dumps({"server": FLAGS.server, "model": FLAGS.model, "results": results}, indent=1))
+    else:
+        for result in results:
+            print(format_result(result), file=sys.stderr if "error" in result else sys.stdout)
+    if any("error" in r for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_string("server", "http://localhost:8501", "TF Serving's REST address")
+    flags.DEFINE_string("model", "slnl_rfa", "the served model's name (TF Serving's --model_name)")
+    flags.DEFINE_string("input_spec", None, f"the export's {clip_files.SPEC_FILE}", required=True)
+    flags.DEFINE_integer("top_k", 5, "classes to print per clip", lower_bound=1)
+    flags.DEFINE_bool("json", False, "print one JSON document instead of lines")
+    app.run(main)
