@@ -19,6 +19,9 @@ install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) train_main.py --flagfile=configs/demo.flags
+	@echo "classifying three raw files with the export (true class: the AXXX in the name):"
+	$(PY) -m slnl_tf.predict --export_dir=runs/demo/export/slnl_rfa/1 --top_k=2 \
+	  $$(ls runs/demo/data/raw/*.skeleton | sed -n '1p;400p;800p')
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 -q tests
