@@ -89,3 +89,15 @@ PRESETS = {
     # Kinetics-skeleton: 18 OpenPose joints, (x, y, score) channels, 400 classes.
     "kinetics": ModelConfig(num_classes=400, joints=18),
 }
+
+
+def ablation_variants(config):
+    """[(label, config)]: the paper's ablation rows (attention type, M1/M2 split, SLnL axis)
+    applied to `config`."""
+    from slnl_tf.layers.frequency_attention import VARIANTS
+
+    rows = [(f"attention={variant}", config.replace(attention=variant)) for variant in VARIANTS]
+    rows += [(f"M1={m1}, M2={6 - m1}", config.replace(m1=m1, m2=6 - m1)) for m1 in range(0, 5)]
+    rows += [("tSLnL only (M1=1, M2=5)", config.replace(m1=1, m2=5, nonlocal_axes=("time",))),
+             ("sSLnL only (M1=1, M2=5)", config.replace(m1=1, m2=5, nonlocal_axes=("space",)))]
+    return rows

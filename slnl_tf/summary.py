@@ -43,14 +43,10 @@ def main(argv):
     if FLAGS.layers:
         model.summary()
     if FLAGS.all_variants:
-        from slnl_tf.layers.frequency_attention import VARIANTS
+        from slnl_tf.config import ablation_variants
 
-        for variant in VARIANTS:
-            _row(f"attention={variant}", config.replace(attention=variant))
-        for m1 in range(0, 5):
-            _row(f"M1={m1}, M2={6 - m1}", config.replace(m1=m1, m2=6 - m1))
-        _row("tSLnL only (M1=1, M2=5)", config.replace(m1=1, m2=5, nonlocal_axes=("time",)))
-        _row("sSLnL only (M1=1, M2=5)", config.replace(m1=1, m2=5, nonlocal_axes=("space",)))
+        for label, variant in ablation_variants(config):
+            _row(label, variant)
 
 
 if __name__ == "__main__":

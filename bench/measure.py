@@ -1,0 +1,226 @@
+"""The benchmark measurements, as functions (bench/run.py prints and records them).
+
+Every timing function returns a list with one figure per timed run (after a warm-up);
+`summary` turns it into median, min and max.
+"""
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+NTU60_FILES = 56880
+NTU120_FILES = 114480
+
+
+def summary(values):
+    values = sorted(values)
+    return {"median": values[len(values) // 2], "min": values[0], "max": values[-1], "runs": len(values)}
+
+
+def machine():
+    import platform
+
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "cpu_cores": os.cpu_count(), "cpu": platform.processor() or
+            platform.machine(), "devices": [d.device_type for d in tf.config.list_physical_devices()],
+            "gpus": [tf.config.experimental.get_device_details(d).get("device_name", "GPU")
+                     for d in tf.config.list_physical_devices("GPU")]}
+
+
+def model_costs(config, variants):
+    """[{label, params, gflops_per_clip}] for the config and each (label, config) variant."""
+    from slnl_tf.model import build_model
+    from slnl_tf.model_cost import flops_per_clip, parameter_counts
+
+    rows = []
+    for label, variant in [("this config", config), *variants]:
+        model = build_model(variant)
+        rows.append({"label": label, "params": parameter_counts(model)["total"],
+                     "gflops_per_clip": flops_per_clip(model) / 1e9})
+    return rows
+
+
+def matmul_gflops(n=2048, calls=10, repeats=5, dtype="float32", device=None):
+    """Rate of `calls` chained (n, n) x (n, n) matmuls, in GFLOP/s (2 n^3 FLOPs each)."""
+    import tensorflow as tf
+
+    with tf.device(device or ("/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0")):
+        a = tf.random.normal((n, n), dtype=dtype)
+        b = tf.random.normal((n, n), dtype=dtype) / n ** 0.5
+
+        @tf.function
+        def chain(x):
+            for _ in range(calls):
+                x = tf.matmul(x, b)
+            return tf.reduce_sum(tf.cast(x[:1, :1], tf.float32))
+
+        chain(a).numpy()
+        rates = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            chain(a).numpy()
+            rates.append(2 * n ** 3 * calls / (time.perf_counter() - start) / 1e9)
+    return rates
+
+
+def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):
+    """Samples/s of full training steps (forward, backward, AdamW update) on clips already on
+    the device (so the figure is the model's, not the input's)."""
+    import keras
+    import tensorflow as tf
+
+    from data_pipeline import synthetic
+    from slnl_tf.model import OUTPUTS, build_losses, build_model
+
+    keras.mixed_precision.set_global_policy(mixed_precision if mixed_precision != "none" else "float32")
+    try:
+        keras.utils.set_random_seed(0)
+        clips, labels = synthetic.make_clips(batch_size, config.num_classes, config.frames, config.joints,
+                                             config.persons)
+        model = build_model(config)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=build_losses(config), jit_compile=jit_compile)
+        x = tf.constant(clips)
+        y = {name: tf.constant(labels) for name in OUTPUTS}
+        model.train_on_batch(x, y)  # build and compile
+        rates = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(steps):
+                loss = model.train_on_batch(x, y)
+            rates.append(steps * batch_size / (time.perf_counter() - start))
+        if not np.all(np.isfinite(loss)):
+            raise FloatingPointError(f"non-finite training loss {loss}")
+        return rates
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def write_raw_files(directory, count):
+    """`count` NTU raw files like the real ones (70-130 frames, CRLF, 1 or 2 bodies)."""
+    from data_pipeline import ntu
+
+    os.makedirs(directory, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        frames = []
+        base = rng.normal(size=(2, 25, 3)) + [0, 0, 3]
+        bodies = 2 if i % 5 == 0 else 1
+        for t in range(int(rng.integers(70, 130))):
+            frames.append([(str(b), base[b] + 0.05 * np.sin(t / 5)) for b in range(bodies)])
+        # A unique valid name per i: action, camera, performer, replication, setup.
+        name = (f"S{i // 14400 + 1:03d}C{(i // 60) % 3 + 1:03d}P{(i // 180) % 40 + 1:03d}"
+                f"R{(i // 7200) % 2 + 1:03d}A{i % 60 + 1:03d}")
+        ntu.write_skeleton_file(os.path.join(directory, f"{name}.skeleton"), frames)
+
+
+def conversion_rates(raw_dir, out_root, files, workers=2, repeats=3):
+    """Raw files/s of the converter (parse, select bodies, serialize, write shards)."""
+    from data_pipeline import build, sources
+
+    rates = []
+    for run in range(repeats):
+        out = os.path.join(out_root, f"records{run}")
+        shutil.rmtree(out, ignore_errors=True)
+        start = time.perf_counter()
+        build.build(sources.NTUSource(raw_dir, "ntu60_xview"), out, files_per_shard=max(1, files // 8),
+                    workers=workers, progress=False, log=lambda _: None)
+        rates.append(files / (time.perf_counter() - start))
+    return rates
+
+
+def input_rates(records_dir, batch_size, frames, batches=50, repeats=3):
+    """Samples/s of the training input alone: read shards, parse, crop, rotate, scale, batch."""
+    from data_pipeline import input as data_input
+
+    dataset = data_input.make_dataset(records_dir, "train", batch_size=batch_size, frames=frames, training=True,
+                                      seed=0, rotation_degrees=17.0, scale_range=(0.9, 1.1))
+    iterator = iter(dataset)
+    next(iterator)
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(batches):
+            next(iterator)
+        rates.append(batches * batch_size / (time.perf_counter() - start))
+    return rates
+
+
+def serving_latencies(config, batch_size, clip_frames=100, calls=30, repeats=3):
+    """[(p50 ms, p99 ms)] per run of `calls` requests to the exported SavedModel's
+    serving_default, loaded as TF Serving loads it (no project code in the call path)."""
+    import tensorflow as tf
+
+    from slnl_tf import export
+    from slnl_tf.model import build_model
+
+    root = tempfile.mkdtemp(prefix="slnl_serving_")
+    try:
+        export.export(build_model(config), config, os.path.join(root, "1"))
+        serve = tf.saved_model.load(os.path.join(root, "1")).signatures["serving_default"]
+        clips = tf.constant(np.random.default_rng(0).normal(
+            size=(batch_size, config.channels, clip_frames, config.joints, config.persons)).astype(np.float32))
+        for _ in range(3):
+            serve(clips=clips)["probabilities"].numpy()
+        runs = []
+        for _ in range(repeats):
+            times = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                serve(clips=clips)["probabilities"].numpy()
+                times.append((time.perf_counter() - start) * 1e3)
+            runs.append((float(np.percentile(times, 50)), float(np.percentile(times, 99))))
+        return runs
+    finally:
+        shutil.rmtree(root)
+
+
+def layer_step_ms(layer, input_shape, repeats=3):
+    """Milliseconds of one forward + backward pass of `layer` alone on a random input
+    (the profile of where a training step's time goes)."""
+    import tensorflow as tf
+
+    x = tf.random.normal(input_shape)
+    layer(x)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.square(tf.cast(layer(x), tf.float32)))
+        return tape.gradient(y, [x] + layer.trainable_variables)
+
+    [g.numpy() for g in step(x)]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        [g.numpy() for g in step(x)]
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def layer_profile(config, batch_size, repeats=3):
+    """[{layer, shape, ms}] for the pieces of the first SLnL stage at the model's shapes:
+    the local convolution, each non-local path, and the frequency attention."""
+    import keras
+
+    from slnl_tf.layers import FrequencyAttention, NonLocalAttention
+
+    groups = batch_size * config.persons
+    filters = config.stage_filters[0]
+    embed = max(1, filters // 2)
+    shape = (groups, config.frames, config.skeleton_joints, filters)
+    pieces = [("local conv 1x1", keras.layers.Conv2D(filters, 1, padding="same"), shape)]
+    pieces += [(f"non-local {axis} (E={embed}, subsampled)",
+                NonLocalAttention(axis, embed, filters, subsample=config.nonlocal_subsample,
+                                  output_kernel_initializer="glorot_uniform"), shape) for axis in config.nonlocal_axes]
+    channels = 3 * config.coordinate_systems
+    pieces.append((f"frequency attention ({config.attention})", FrequencyAttention(config.attention),
+                   (groups, config.frames, config.skeleton_joints, channels)))
+    return [{"layer": label, "shape": list(shape), **summary(layer_step_ms(layer, shape, repeats))}
+            for label, layer, shape in pieces]

@@ -1,0 +1,206 @@
+"""All benchmarks in one command: prints the figures, writes JSON and the RESULTS.md table.
+
+    python bench/run.py                      # everything, NTU-60 config, batch 64, T=64 (~15 min on 2 cores)
+    python bench/run.py --quick              # fewer runs and files, for a first look
+    python bench/run.py --only=train,serving --train_jit=false
+
+Figures (each the median, min and max over --repeats timed runs after a warm-up):
+1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
+   5 N log2 N) of the config and every ablation variant;
+2. machine limit: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this TensorFlow;
+3. training rate: samples/s of full steps with and without jit_compile, and model-FLOP
+   utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate;
+4. input rate: the tf.data training input alone from sharded records, vs the training rate;
+5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120;
+6. serving latency: p50 / p99 of the exported SavedModel at batch 1 and 64;
+and a profile: forward + backward time of each piece of the first SLnL stage alone.
+"""
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+import measure  # noqa: E402
+from slnl_tf import flags as project_flags  # noqa: E402
+
+project_flags.define_model_flags()
+STAGES = ("cost", "matmul", "train", "layers", "input", "conversion", "serving")
+flags.DEFINE_list("only", list(STAGES), f"which figures: {','.join(STAGES)}")
+flags.DEFINE_integer("batch_size", 64, "training and input batch")
+flags.DEFINE_bool("quick", False, "fewer steps, calls and files")
+flags.DEFINE_integer("repeats", 3, "timed runs per figure")
+flags.DEFINE_list("train_jit", ["false", "true"], "jit_compile settings to time")
+flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_bfloat16", "mixed_float16"], "training-rate policy")
+flags.DEFINE_integer("files", 600, "raw files for the conversion and input figures")
+flags.DEFINE_integer("workers", 2, "converter processes")
+flags.DEFINE_string("out", None, "JSON results file (default bench/results-<cpu|gpu>.json)")
+flags.DEFINE_string("results_md", os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"),
+                    "markdown file whose generated table for this machine kind is replaced ('' = none)")
+FLAGS = flags.FLAGS
+
+
+def _fmt(figure, unit="", digits=1):
+    return (f"{figure['median']:.{digits}f}{unit} ({figure['min']:.{digits}f}-{figure['max']:.{digits}f}, "
+            f"{figure['runs']} runs)")
+
+
+def _say(text):
+    print(text, flush=True)
+
+
+def run(config):
+    results = {"machine": measure.machine(), "date": time.strftime("%Y-%m-%d"),
+               "config": {"preset": FLAGS.preset, "frames": config.frames, "joints": config.joints,
+                          "m1": config.m1, "m2": config.m2, "attention": config.attention,
+                          "batch_size": FLAGS.batch_size}}
+    repeats = FLAGS.repeats
+    _say(f"machine: {results['machine']}")
+    forward_gflops = None
+    if "cost" in FLAGS.only or "train" in FLAGS.only:
+        from slnl_tf.config import ablation_variants
+
+        rows = measure.model_costs(config, ablation_variants(config) if "cost" in FLAGS.only else [])
+        forward_gflops = rows[0]["gflops_per_clip"]
+        results["model_cost"] = rows
+        for row in rows:
+            _say(f"cost  {row['label']:<28} params {row['params']:>10,}  GFLOPs/clip {row['gflops_per_clip']:7.3f}")
+    if "matmul" in FLAGS.only or "train" in FLAGS.only:
+        figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats)))
+        results["matmul_gflops"] = figure
+        _say(f"matmul float32: {_fmt(figure, ' GFLOP/s')}")
+    if "train" in FLAGS.only:
+        results["training"] = {}
+        for jit in FLAGS.train_jit:
+            key = f"jit_compile={jit}"
+            try:
+                rates = measure.train_rates(config, FLAGS.batch_size, jit == "true", steps=2 if FLAGS.quick else 5,
+                                            repeats=repeats, mixed_precision=FLAGS.mixed_precision)
+            except Exception as error:  # e.g. XLA's CPU buffer allocation: recorded, not hidden
+                results["training"][key] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
+                _say(f"train {key}: FAILED {results['training'][key]['error']}")
+                continue
+            figure = measure.summary(rates)
+            figure["mfu"] = figure["median"] * 3 * forward_gflops / results["matmul_gflops"]["median"]
+            results["training"][key] = figure
+            _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%} of the matmul rate")
+    if "layers" in FLAGS.only:
+        rows = measure.layer_profile(config, FLAGS.batch_size, repeats)
+        results["layer_profile_ms"] = rows
+        for row in rows:
+            _say(f"layer {row['layer']:<40} {_fmt(row, ' ms')} fwd+bwd at {tuple(row['shape'])}")
+    if "input" in FLAGS.only or "conversion" in FLAGS.only:
+        root = tempfile.mkdtemp(prefix="slnl_bench_")
+        try:
+            files = 200 if FLAGS.quick else FLAGS.files
+            measure.write_raw_files(os.path.join(root, "raw"), files)
+            rates = measure.conversion_rates(os.path.join(root, "raw"), root, files, FLAGS.workers,
+                                             repeats if "conversion" in FLAGS.only else 1)
+            if "conversion" in FLAGS.only:
+                figure = measure.summary(rates)
+                figure.update(files=files, workers=FLAGS.workers,
+                              ntu60_minutes=measure.NTU60_FILES / figure["median"] / 60,
+                              ntu120_minutes=measure.NTU120_FILES / figure["median"] / 60)
+                results["conversion_files_per_s"] = figure
+                _say(f"conversion: {_fmt(figure, ' files/s', 0)} on {FLAGS.workers} workers -> NTU-60 in "
+                     f"{figure['ntu60_minutes']:.1f} min, NTU-120 in {figure['ntu120_minutes']:.1f} min")
+            if "input" in FLAGS.only:
+                figure = measure.summary(measure.input_rates(os.path.join(root, "records0"), FLAGS.batch_size,
+                                                             config.frames, 20 if FLAGS.quick else 50, repeats))
+                results["input_samples_per_s"] = figure
+                ratio = ""
+                trained = [f["median"] for f in results.get("training", {}).values() if "median" in f]
+                if trained:
+                    figure["vs_fastest_training"] = figure["median"] / max(trained)
+                    ratio = f", {figure['vs_fastest_training']:.0f}x the fastest training rate"
+                _say(f"input: {_fmt(figure, ' samples/s', 0)} at batch {FLAGS.batch_size}, T={config.frames}{ratio}")
+        finally:
+            shutil.rmtree(root)
+    if "serving" in FLAGS.only:
+        results["serving_ms"] = {}
+        for batch, calls in ((1, 20 if FLAGS.quick else 50), (64, 3 if FLAGS.quick else 8)):
+            runs = measure.serving_latencies(config, batch, calls=calls, repeats=repeats)
+            figure = {"p50": measure.summary([r[0] for r in runs]), "p99": measure.summary([r[1] for r in runs]),
+                      "calls_per_run": calls, "clip_frames": 100}
+            results["serving_ms"][f"batch={batch}"] = figure
+            _say(f"serving batch {batch}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}")
+    return results
+
+
+def markdown_table(results):
+    lines = [f"Measured {results['date']} by `python bench/run.py` on {results['machine']['cpu_cores']} CPU cores "
+             f"({results['machine']['cpu']}), GPUs: {results['machine']['gpus'] or 'none'}, TensorFlow "
+             f"{results['machine']['tensorflow']}; config {results['config']}. Median (min-max) of the runs.", "",
+             "| figure | value |", "|---|---|"]
+    if "model_cost" in results:
+        row = results["model_cost"][0]
+        lines.append(f"| model cost (this config) | {row['params']:,} params, {row['gflops_per_clip']:.3f} GFLOPs/clip |")
+    if "matmul_gflops" in results:
+        lines.append(f"| float32 matmul rate | {_fmt(results['matmul_gflops'], ' GFLOP/s')} |")
+    for key, figure in results.get("training", {}).items():
+        value = figure["error"] if "error" in figure else f"{_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%}"
+        lines.append(f"| training, {key} | {value} |")
+    if "input_samples_per_s" in results:
+        figure = results["input_samples_per_s"]
+        extra = f", {figure['vs_fastest_training']:.0f}x training" if "vs_fastest_training" in figure else ""
+        lines.append(f"| input (tf.data alone) | {_fmt(figure, ' samples/s', 0)}{extra} |")
+    if "conversion_files_per_s" in results:
+        figure = results["conversion_files_per_s"]
+        lines.append(f"| conversion ({figure['workers']} workers) | {_fmt(figure, ' files/s', 0)}: NTU-60 "
+                     f"{figure['ntu60_minutes']:.1f} min, NTU-120 {figure['ntu120_minutes']:.1f} min |")
+    for key, figure in results.get("serving_ms", {}).items():
+        lines.append(f"| serving {key} | p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')} |")
+    if "layer_profile_ms" in results:
+        lines += ["", "Where a step's time goes (one layer, forward + backward, first SLnL stage's shape):", "",
+                  "| piece | input shape | ms |", "|---|---|---|"]
+        lines += [f"| {r['layer']} | {tuple(r['shape'])} | {_fmt(r)} |" for r in results["layer_profile_ms"]]
+    if len(results.get("model_cost", [])) > 1:
+        lines += ["", "| variant | params | GFLOPs/clip |", "|---|---|---|"]
+        lines += [f"| {r['label']} | {r['params']:,} | {r['gflops_per_clip']:.3f} |" for r in results["model_cost"]]
+    return "\n".join(lines)
+
+
+def replace_block(path, tag, text):
+    begin, end = f"<!-- BEGIN generated {tag} -->", f"<!-- END generated {tag} -->"
+    content = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    block = f"{begin}\n{text}\n{end}"
+    if begin in content:
+        content = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content, flags=re.S)
+    else:
+        content = content.rstrip("\n") + f"\n\n{block}\n"
+    with open(path, "w") as f:
+        f.write(content)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    unknown = set(FLAGS.only) - set(STAGES)
+    if unknown:
+        raise app.UsageError(f"--only: unknown {sorted(unknown)}; choose from {','.join(STAGES)}")
+    try:
+        config = project_flags.model_config_from_flags()
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    results = run(config)
+    tag = "gpu" if results["machine"]["gpus"] else "cpu"
+    out = FLAGS.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), f"results-{tag}.json")
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+    table = markdown_table(results)
+    print("\n" + table)
+    if FLAGS.results_md:
+        replace_block(FLAGS.results_md, tag, table)
+    print(f"\nwrote {out}" + (f" and the {tag} table in {FLAGS.results_md}" if FLAGS.results_md else ""))
+
+
+if __name__ == "__main__":
+    app.run(main)
