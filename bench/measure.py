@@ -128,7 +128,7 @@ def conversion_rates(raw_dir, out_root, files, workers=2, repeats=3):
         out = os.path.join(out_root, f"records{run}")
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
-        build.build(sources.NTUSource(raw_dir, "ntu60_xview"), out, files_per_shard=max(1, files // 8),
+        build.build(sources.NTUSource(raw_dir, "ntu60_xsub"), out, files_per_shard=max(1, files // 8),
                     workers=workers, progress=False, log=lambda _: None)
         rates.append(files / (time.perf_counter() - start))
     return rates

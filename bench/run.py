@@ -3,6 +3,7 @@
     python bench/run.py                      # everything, NTU-60 config, batch 64, T=64 (~15 min on 2 cores)
     python bench/run.py --quick              # fewer runs and files, for a first look
     python bench/run.py --only=train,serving --train_jit=false
+    python bench/run.py --flagfile=configs/demo.flags --only=train --batch_size=32   # another config
 
 Figures (each the median, min and max over --repeats timed runs after a warm-up):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
@@ -32,14 +33,12 @@ from absl import app, flags  # noqa: E402
 import measure  # noqa: E402
 from slnl_tf import flags as project_flags  # noqa: E402
 
-project_flags.define_model_flags()
+project_flags.define_training_flags()  # so that a training flagfile (--flagfile=configs/demo.flags) parses
 STAGES = ("cost", "matmul", "train", "layers", "input", "conversion", "serving")
 flags.DEFINE_list("only", list(STAGES), f"which figures: {','.join(STAGES)}")
-flags.DEFINE_integer("batch_size", 64, "training and input batch")
 flags.DEFINE_bool("quick", False, "fewer steps, calls and files")
 flags.DEFINE_integer("repeats", 3, "timed runs per figure")
 flags.DEFINE_list("train_jit", ["false", "true"], "jit_compile settings to time")
-flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_bfloat16", "mixed_float16"], "training-rate policy")
 flags.DEFINE_integer("files", 600, "raw files for the conversion and input figures")
 flags.DEFINE_integer("workers", 2, "converter processes")
 flags.DEFINE_string("out", None, "JSON results file (default bench/results-<cpu|gpu>.json)")
@@ -100,7 +99,7 @@ def run(config):
     if "input" in FLAGS.only or "conversion" in FLAGS.only:
         root = tempfile.mkdtemp(prefix="slnl_bench_")
         try:
-            files = 200 if FLAGS.quick else FLAGS.files
+            files = min(200, FLAGS.files) if FLAGS.quick else FLAGS.files
             measure.write_raw_files(os.path.join(root, "raw"), files)
             rates = measure.conversion_rates(os.path.join(root, "raw"), root, files, FLAGS.workers,
                                              repeats if "conversion" in FLAGS.only else 1)

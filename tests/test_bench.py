@@ -1,0 +1,26 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
+    # Keeps the benchmark command working; its figures on this tiny config mean nothing.
+    out, md = tmp_path / "results.json", tmp_path / "RESULTS.md"
+    md.write_text("# notes kept\n")
+    result = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--repeats=1", "--files=16", "--batch_size=4", "--frames=8",
+         "--stage_filters=4,4,4,8,8,8", "--skeleton_joints=8", "--fc_units=8", "--train_jit=false",
+         f"--out={out}", f"--results_md={md}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert len(results["model_cost"]) > 10 and results["matmul_gflops"]["median"] > 0
+    assert results["training"]["jit_compile=false"]["mfu"] > 0
+    assert results["input_samples_per_s"]["median"] > 0 and results["conversion_files_per_s"]["ntu60_minutes"] > 0
+    assert set(results["serving_ms"]) == {"batch=1", "batch=64"}
+    assert [row["layer"].split(" (")[0] for row in results["layer_profile_ms"]] == [
+        "local conv 1x1", "non-local time", "non-local space", "non-local spacetime", "frequency attention"]
+    text = md.read_text()
+    assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text and "| serving batch=1 |" in text
