@@ -4,13 +4,15 @@
     python bench/run.py --quick              # fewer runs and files, for a first look
     python bench/run.py --only=train,serving --train_jit=false
     python bench/run.py --flagfile=configs/demo.flags --only=train --batch_size=32   # another config
+    python bench/run.py --mixed_precision=mixed_bfloat16 --batch_size=512            # on a GPU
 
 Figures (each the median, min and max over --repeats timed runs after a warm-up):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
    5 N log2 N) of the config and every ablation variant;
 2. machine limit: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this TensorFlow;
 3. training rate: samples/s of full steps with and without jit_compile, and model-FLOP
-   utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate;
+   utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate
+   (with --mixed_precision, the matmul rate in that precision);
 4. input rate: the tf.data training input alone from sharded records, vs the training rate;
 5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120;
 6. serving latency: p50 / p99 of the exported SavedModel at batch 1 and 64;
@@ -76,6 +78,11 @@ def run(config):
         figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats)))
         results["matmul_gflops"] = figure
         _say(f"matmul float32: {_fmt(figure, ' GFLOP/s')}")
+        if FLAGS.mixed_precision != "none":  # MFU of a mixed-precision step is against its own matmul rate
+            compute = FLAGS.mixed_precision.replace("mixed_", "")
+            figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats), dtype=compute))
+            results["matmul_gflops_mixed"] = dict(figure, dtype=compute)
+            _say(f"matmul {compute}: {_fmt(figure, ' GFLOP/s')}")
     if "train" in FLAGS.only:
         results["training"] = {}
         for jit in FLAGS.train_jit:
@@ -88,7 +95,8 @@ def run(config):
                 _say(f"train {key}: FAILED {results['training'][key]['error']}")
                 continue
             figure = measure.summary(rates)
-            figure["mfu"] = figure["median"] * 3 * forward_gflops / results["matmul_gflops"]["median"]
+            reference = results.get("matmul_gflops_mixed", results["matmul_gflops"])["median"]
+            figure["mfu"] = figure["median"] * 3 * forward_gflops / reference
             results["training"][key] = figure
             _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%} of the matmul rate")
     if "layers" in FLAGS.only:
@@ -144,6 +152,9 @@ def markdown_table(results):
         lines.append(f"| model cost (this config) | {row['params']:,} params, {row['gflops_per_clip']:.3f} GFLOPs/clip |")
     if "matmul_gflops" in results:
         lines.append(f"| float32 matmul rate | {_fmt(results['matmul_gflops'], ' GFLOP/s')} |")
+    if "matmul_gflops_mixed" in results:
+        figure = results["matmul_gflops_mixed"]
+        lines.append(f"| {figure['dtype']} matmul rate (MFU reference) | {_fmt(figure, ' GFLOP/s')} |")
     for key, figure in results.get("training", {}).items():
         value = figure["error"] if "error" in figure else f"{_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%}"
         lines.append(f"| training, {key} | {value} |")
