@@ -21,14 +21,15 @@ def read_manifest(records_dir):
 
 def make_dataset(records_dir, split, *, batch_size, frames, training, input_context=None, seed=None,
                  crop_ratio=(0.5, 1.0), eval_crop_ratio=0.95, eval_window_position=0.5, rotation_degrees=0.0,
-                 scale_range=None, shuffle_buffer=2048, keep_names=False):
+                 scale_range=None, shuffle_buffer=2048, keep_names=False, skip_samples=0):
     """Batches of `{"skeleton": (B, C, frames, V, M) float32, "label": (B,) int32}` (plus
     `name` when keep_names) from `<records_dir>/<split>-*.tfrecord`.
 
     training: shards in random order and interleaved, samples shuffled (within windows of
     shuffle_buffer records) before batching, repeated forever (one reproducible stream for
     a given seed, reshuffled every pass), random temporal crop (ratio in crop_ratio) and
-    optional rotation / scale; the last partial batch is dropped. Otherwise: one pass in
+    optional rotation / scale; the last partial batch is dropped; the first
+    `skip_samples` samples of this pipeline's stream are skipped (a resumed run). Otherwise: one pass in
     order, a window of eval_crop_ratio of the valid frames at eval_window_position (0.5 =
     centred). batch_size is global: with an `input_context` (from
     `distribute_datasets_from_function`) each pipeline reads its own shards (or its own
@@ -86,7 +87,8 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
             return records_of_one_pass(epoch_seed).enumerate().map(
                 lambda index, record: (record, tf.stack([epoch_seed, index])))
 
-        dataset = tf.data.Dataset.range(2**62).flat_map(one_pass)
+        # Skipped before parsing: a resumed run passes what it already used cheaply.
+        dataset = tf.data.Dataset.range(2**62).flat_map(one_pass).skip(skip_samples)
         dataset = dataset.map(lambda record, sample_seed: (records.parse(record, storage_dtype), sample_seed),
                               num_parallel_calls=tf.data.AUTOTUNE)
     else:

@@ -130,13 +130,12 @@ def make_datasets(options, config, strategy, skip_batches=0, distributed_validat
     training skips `skip_batches` global steps."""
 
     def training(context):
-        dataset = data_input.make_dataset(
+        # Each step takes the global batch's share of this pipeline (all its replicas' batches).
+        return data_input.make_dataset(
             options.data_dir, options.train_split, batch_size=options.batch_size, frames=config.frames,
             training=True, input_context=context, seed=options.seed, crop_ratio=(options.crop_min_ratio, 1.0),
-            rotation_degrees=options.rotation_degrees, scale_range=tuple(options.scale_range) or None)
-        # Each replica consumes one element per step.
-        return dataset.skip(skip_batches * strategy.num_replicas_in_sync // context.num_input_pipelines).map(
-            _for_keras)
+            rotation_degrees=options.rotation_degrees, scale_range=tuple(options.scale_range) or None,
+            skip_samples=skip_batches * options.batch_size // context.num_input_pipelines).map(_for_keras)
 
     def validation(context=None):
         return data_input.make_dataset(
