@@ -56,17 +56,27 @@ class Predictor:
         return self.serve(clips=tf.constant(clip[None]))["probabilities"].numpy()[0]
 
     def classify(self, paths, top_k=5):
-        """[{"file", "top"} or {"file", "error"}] in file order; bad files do not stop the rest."""
-        results = []
-        for path in paths:
-            for where, clip in clip_files.read_clips(path, self.spec):
-                if isinstance(clip, SampleError):
-                    results.append({"file": where, "error": clip.problem})
-                    continue
-                probabilities = self.probabilities(clip)
-                results.append({"file": where, "frames": int(clip.shape[1]),
-                                "top": top_classes(probabilities, self.spec.get("class_names"), top_k)})
-        return results
+        return classify_files(paths, self.spec, self.probabilities, top_k)
+
+
+def classify_files(paths, spec, probabilities, top_k=5, errors=()):
+    """[{"file", "frames", "top"} or {"file", "error"}] in file order, each file prepared by
+    `spec` and scored by `probabilities(clip)`; a bad file, or an exception of a type in
+    `errors` while scoring it, becomes an error entry and does not stop the rest."""
+    results = []
+    for path in paths:
+        for where, clip in clip_files.read_clips(path, spec):
+            if isinstance(clip, SampleError):
+                results.append({"file": where, "error": clip.problem})
+                continue
+            try:
+                scores = probabilities(clip)
+            except errors as error:
+                results.append({"file": where, "error": str(error)})
+                continue
+            results.append({"file": where, "frames": int(clip.shape[1]),
+                            "top": top_classes(scores, spec.get("class_names"), top_k)})
+    return results
 
 
 def main(argv):

@@ -19,7 +19,6 @@ import urllib.request
 import numpy as np
 
 from data_pipeline import clip_files
-from data_pipeline.sample import SampleError
 
 
 def clips_request(clip):
@@ -65,23 +64,12 @@ def post(server, model, body, timeout=60.0):
 
 def classify(server, model, paths, spec, top_k=5):
     """Like slnl_tf.predict.Predictor.classify, through the server."""
-    from slnl_tf.predict import top_classes
+    from slnl_tf.predict import classify_files
 
-    results = []
-    for path in paths:
-        for where, clip in clip_files.read_clips(path, spec):
-            if isinstance(clip, SampleError):
-                results.append({"file": where, "error": clip.problem})
-                continue
-            try:
-                outputs = post(server, model, clips_request(clip))
-            except ServingError as error:
-                results.append({"file": where, "error": str(error)})
-                continue
-            probabilities = np.asarray(outputs["probabilities"], np.float32)[0]
-            results.append({"file": where, "frames": int(clip.shape[1]),
-                            "top": top_classes(probabilities, spec.get("class_names"), top_k)})
-    return results
+    def probabilities(clip):
+        return np.asarray(post(server, model, clips_request(clip))["probabilities"], np.float32)[0]
+
+    return classify_files(paths, spec, probabilities, top_k, errors=(ServingError,))
 
 
 def main(argv):
