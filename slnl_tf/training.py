@@ -143,7 +143,7 @@ def make_datasets(options, config, strategy, skip_batches=0, distributed_validat
             training=False, input_context=context, eval_crop_ratio=options.eval_crop_ratio).map(_for_keras)
 
     return (strategy.distribute_datasets_from_function(training),
-            validation() if distributed_validation is False else strategy.distribute_datasets_from_function(validation))
+            strategy.distribute_datasets_from_function(validation) if distributed_validation else validation())
 
 
 def current_step(optimizer):
