@@ -36,13 +36,9 @@ def _check_flags():
             f"--data_dir={FLAGS.data_dir} is not a built dataset (no manifest.json); build it with "
             "`python -m data_pipeline.build --dataset=... --raw_dir=... --out_dir=...` (see README), "
             "or pass --generate_synthetic_data")
-    if FLAGS.strategy == "multi_worker":
-        if FLAGS.training_loop == "fit":
-            raise app.UsageError("--training_loop=fit cannot run --strategy=multi_worker (Keras 3's fit fails "
-                                 "there, keras-team/keras#20585); use --training_loop=auto or custom")
-        if not os.environ.get("TF_CONFIG"):
-            raise app.UsageError("--strategy=multi_worker needs the TF_CONFIG environment variable naming the "
-                                 "cluster's workers and this process's task (README: training on several machines)")
+    problem = project_flags.distribution_problem(FLAGS.strategy, FLAGS.training_loop)
+    if problem:
+        raise app.UsageError(problem)
     if len(FLAGS.scale_range) not in (0, 2):
         raise app.UsageError(f"--scale_range must be empty or min,max; got {','.join(FLAGS.scale_range)}")
     try:

@@ -1,6 +1,7 @@
 """The project's absl flags, in one module. Every ModelConfig field is a flag of the same
 name; `--preset` picks the base config and explicitly set flags override it."""
 import dataclasses
+import os
 
 from absl import flags
 
@@ -133,6 +134,20 @@ TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic
                   "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
                   "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "strategy", "training_loop",
                   "mixed_precision", "jit_compile", "export_dir", "seed", "deterministic")
+
+
+def distribution_problem(strategy, training_loop="auto"):
+    """Why `--strategy` with `--training_loop` cannot run here, or None (no TF needed, so
+    train_main can say it before any work)."""
+    if strategy != "multi_worker":
+        return None
+    if training_loop == "fit":
+        return ("--training_loop=fit cannot run --strategy=multi_worker (Keras 3's fit fails there, "
+                "keras-team/keras#20585); use --training_loop=auto or custom")
+    if not os.environ.get("TF_CONFIG"):
+        return ("--strategy=multi_worker needs the TF_CONFIG environment variable naming the cluster's workers "
+                "and this process's task (README: training on several machines)")
+    return None
 
 
 def jit_compile_from_flag(value, accelerators):

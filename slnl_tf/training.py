@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_pipeline import input as data_input
+from slnl_tf.flags import distribution_problem
 from slnl_tf.layers import FrequencyAttention
 from slnl_tf.model import OUTPUTS, build_losses, build_model
 
@@ -61,9 +62,9 @@ def make_strategy(name):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (the cluster's "
-                             "workers and this process's task), see README 'Training on several machines'")
+        problem = distribution_problem(name)
+        if problem:
+            raise ValueError(problem)
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}")
 
@@ -71,11 +72,11 @@ def make_strategy(name):
 def uses_custom_loop(options):
     """auto: Keras fit, except under multi_worker, where Keras 3's fit() fails (it peeks the
     first distributed batch and reduces it eagerly: keras-team/keras#20585)."""
+    problem = distribution_problem(options.strategy, options.training_loop)
+    if problem:
+        raise ValueError(problem)
     if options.training_loop == "auto":
         return options.strategy == "multi_worker"
-    if options.training_loop == "fit" and options.strategy == "multi_worker":
-        raise ValueError("--training_loop=fit cannot run --strategy=multi_worker (keras-team/keras#20585); "
-                         "use --training_loop=auto or custom")
     return options.training_loop == "custom"
 
 
