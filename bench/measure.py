@@ -3,6 +3,8 @@
 Every timing function returns a list with one figure per timed run (after a warm-up);
 `summary` turns it into median, min and max.
 """
+import concurrent.futures
+import multiprocessing
 import os
 import shutil
 import sys
@@ -99,6 +101,25 @@ def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_preci
         return rates
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def train_rates_in_fresh_process(config, batch_size, jit_compile, **kwargs):
+    """`train_rates` in a spawned Python process, so that each setting starts from an empty
+    heap: at the NTU config XLA asks for one 9.4 GiB buffer, which fails next to what a
+    graph-mode run in the same process left allocated and fits in a fresh one. Errors come
+    back as RuntimeError with the child's message."""
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        outcome = pool.submit(_train_rates_or_error, config, batch_size, jit_compile, **kwargs).result()
+    if isinstance(outcome, str):
+        raise RuntimeError(outcome)
+    return outcome
+
+
+def _train_rates_or_error(*args, **kwargs):
+    try:
+        return train_rates(*args, **kwargs)
+    except Exception as error:  # TensorFlow's errors do not unpickle in the parent
+        return f"{type(error).__name__}: {error}"
 
 
 def write_raw_files(directory, count):
@@ -224,3 +245,41 @@ def layer_profile(config, batch_size, repeats=3):
                    (groups, config.frames, config.skeleton_joints, channels)))
     return [{"layer": label, "shape": list(shape), **summary(layer_step_ms(layer, shape, repeats))}
             for label, layer, shape in pieces]
+
+
+def attention_gradient_ab(config, batch_size, rounds=5):
+    """{label: [ms per round]}: forward + backward of the spacetime attention core at the
+    first SLnL stage's shape with autodiff's softmax gradient and with the layer's written-out
+    one, timed alternately in one process (the before/after of that change)."""
+    import tensorflow as tf
+
+    from slnl_tf.layers.non_local_attention import attend, attention_weights
+
+    def autodiff(query, key, value):
+        return tf.matmul(attention_weights(query, key), value)
+
+    embed = max(1, config.stage_filters[0] // 2)
+    queries = config.frames * config.skeleton_joints
+    keys = -(-config.frames // 2) * -(-config.skeleton_joints // 2) if config.nonlocal_subsample else queries
+    groups = batch_size * config.persons
+    query, key, value = (tf.random.normal((groups, n, embed)) for n in (queries, keys, keys))
+
+    def timed_step(function):
+        @tf.function
+        def step(query, key, value):
+            with tf.GradientTape() as tape:
+                tape.watch([query, key, value])
+                loss = tf.reduce_sum(tf.square(function(query, key, value)))
+            return tape.gradient(loss, [query, key, value])
+        return step
+
+    label = f"spacetime attention core {(groups, queries, keys, embed)}"
+    steps = {f"{label}, autodiff gradient": timed_step(autodiff), f"{label}, written-out gradient": timed_step(attend)}
+    times = {name: [] for name in steps}
+    for round_ in range(rounds + 1):  # the first round warms up
+        for name, step in steps.items():
+            start = time.perf_counter()
+            [g.numpy() for g in step(query, key, value)]
+            if round_:
+                times[name].append((time.perf_counter() - start) * 1e3)
+    return times

@@ -16,7 +16,8 @@ Figures (each the median, min and max over --repeats timed runs after a warm-up)
 4. input rate: the tf.data training input alone from sharded records, vs the training rate;
 5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120;
 6. serving latency: p50 / p99 of the exported SavedModel at batch 1 and 64;
-and a profile: forward + backward time of each piece of the first SLnL stage alone.
+and a profile: forward + backward time of each piece of the first SLnL stage alone, and of
+the spacetime attention core with autodiff's and with the written-out softmax gradient.
 """
 import json
 import os
@@ -88,10 +89,11 @@ def run(config):
         for jit in FLAGS.train_jit:
             key = f"jit_compile={jit}"
             try:
-                rates = measure.train_rates(config, FLAGS.batch_size, jit == "true", steps=2 if FLAGS.quick else 5,
-                                            repeats=repeats, mixed_precision=FLAGS.mixed_precision)
-            except Exception as error:  # e.g. XLA's CPU buffer allocation: recorded, not hidden
-                results["training"][key] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
+                rates = measure.train_rates_in_fresh_process(
+                    config, FLAGS.batch_size, jit == "true", steps=2 if FLAGS.quick else 5, repeats=repeats,
+                    mixed_precision=FLAGS.mixed_precision)
+            except RuntimeError as error:  # e.g. out of memory: recorded, not hidden
+                results["training"][key] = {"error": str(error).splitlines()[0][:300]}
                 _say(f"train {key}: FAILED {results['training'][key]['error']}")
                 continue
             figure = measure.summary(rates)
@@ -104,6 +106,10 @@ def run(config):
         results["layer_profile_ms"] = rows
         for row in rows:
             _say(f"layer {row['layer']:<40} {_fmt(row, ' ms')} fwd+bwd at {tuple(row['shape'])}")
+        ab = measure.attention_gradient_ab(config, FLAGS.batch_size, max(3, repeats))
+        results["attention_gradient_ms"] = {name: measure.summary(times) for name, times in ab.items()}
+        for name, figure in results["attention_gradient_ms"].items():
+            _say(f"{name}: {_fmt(figure, ' ms')} fwd+bwd")
     if "input" in FLAGS.only or "conversion" in FLAGS.only:
         root = tempfile.mkdtemp(prefix="slnl_bench_")
         try:
@@ -172,6 +178,10 @@ def markdown_table(results):
         lines += ["", "Where a step's time goes (one layer, forward + backward, first SLnL stage's shape):", "",
                   "| piece | input shape | ms |", "|---|---|---|"]
         lines += [f"| {r['layer']} | {tuple(r['shape'])} | {_fmt(r)} |" for r in results["layer_profile_ms"]]
+    if "attention_gradient_ms" in results:
+        lines += ["", "The softmax gradient written out vs autodiff's (alternating, one process):", "",
+                  "| piece | ms |", "|---|---|"]
+        lines += [f"| {name} | {_fmt(figure)} |" for name, figure in results["attention_gradient_ms"].items()]
     if len(results.get("model_cost", [])) > 1:
         lines += ["", "| variant | params | GFLOPs/clip |", "|---|---|---|"]
         lines += [f"| {r['label']} | {r['params']:,} | {r['gflops_per_clip']:.3f} |" for r in results["model_cost"]]

@@ -22,5 +22,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert set(results["serving_ms"]) == {"batch=1", "batch=64"}
     assert [row["layer"].split(" (")[0] for row in results["layer_profile_ms"]] == [
         "local conv 1x1", "non-local time", "non-local space", "non-local spacetime", "frequency attention"]
+    assert [name.split(", ")[-1] for name in results["attention_gradient_ms"]] == [
+        "autodiff gradient", "written-out gradient"]
     text = md.read_text()
     assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text and "| serving batch=1 |" in text

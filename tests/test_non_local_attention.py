@@ -91,3 +91,30 @@ def test_softmax_runs_in_float32_under_mixed_precision():
 def test_rejects_unknown_axis():
     with pytest.raises(ValueError, match="axis"):
         NonLocalAttention("channel", 4, 7)
+
+
+@pytest.mark.parametrize("dtype,tolerance", [("float32", 1e-5), ("bfloat16", 2e-2)])
+def test_written_out_gradient_equals_autodiff_of_the_plain_formula(dtype, tolerance):
+    import tensorflow as tf
+
+    from slnl_tf.layers.non_local_attention import attend
+
+    rng = np.random.default_rng(0)
+    query, key, value = (tf.constant(rng.normal(size=(3, n, 4)), dtype) for n in (10, 6, 6))
+    upstream = tf.constant(rng.normal(size=(3, 10, 4)), dtype)
+
+    def plain(query, key, value):
+        weights = tf.nn.softmax(tf.cast(tf.matmul(query, key, transpose_b=True), "float32"), axis=-1)
+        return tf.matmul(tf.cast(weights, dtype), value)
+
+    gradients = []
+    for function in (attend, plain):
+        with tf.GradientTape() as tape:
+            tape.watch([query, key, value])
+            output = function(query, key, value)
+        gradients.append(tape.gradient(output, [query, key, value], output_gradients=upstream))
+        assert output.dtype == dtype
+    for written, reference in zip(*gradients):
+        assert written.dtype == dtype
+        np.testing.assert_allclose(tf.cast(written, "float32").numpy(), tf.cast(reference, "float32").numpy(),
+                                   rtol=tolerance, atol=tolerance)

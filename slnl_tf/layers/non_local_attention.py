@@ -5,6 +5,38 @@ from keras import ops
 AXES = ("time", "space", "spacetime")
 
 
+def attention_weights(query, key):
+    """softmax over keys of `query . key`, in float32: `(groups, queries, keys)`."""
+    scores = ops.matmul(query, ops.transpose(key, (0, 2, 1)))
+    return ops.softmax(ops.cast(scores, "float32"), axis=-1)
+
+
+@ops.custom_gradient
+def attend(query, key, value):
+    """`softmax(query key^T) value`: `(groups, queries, E)` from queries `(groups, queries, E)`
+    and keys, values `(groups, keys, E)`.
+
+    The gradient is written out because autodiff's softmax backward makes four passes
+    over the (queries x keys) tensors (multiply, row sum, subtract, multiply), the
+    memory-bound bulk of a training step; here the row sum `sum_j P_ij dP_ij` is taken
+    as `dO_i . O_i` (equal, since `O = P V`) over the small `(queries, E)` tensors,
+    which leaves two passes (bench/RESULTS.md: spacetime path -11 %).
+    """
+    weights = attention_weights(query, key)
+    weights_in_value_dtype = ops.cast(weights, value.dtype)
+    attended = ops.matmul(weights_in_value_dtype, value)
+
+    def gradient(*args, upstream=None):
+        upstream = args[0] if upstream is None else upstream
+        d_weights = ops.cast(ops.matmul(upstream, ops.transpose(value, (0, 2, 1))), "float32")
+        row_sums = ops.sum(ops.cast(upstream, "float32") * ops.cast(attended, "float32"), axis=-1, keepdims=True)
+        d_scores = ops.cast(weights * (d_weights - row_sums), query.dtype)
+        d_value = ops.matmul(ops.transpose(weights_in_value_dtype, (0, 2, 1)), upstream)
+        return ops.matmul(d_scores, key), ops.matmul(ops.transpose(d_scores, (0, 2, 1)), query), d_value
+
+    return attended, gradient
+
+
 @keras.saving.register_keras_serializable(package="slnl_tf")
 class NonLocalAttention(keras.layers.Layer):
     """`y_i = sum_j softmax_j(theta(x_i) . phi(x_j) / sqrt(E)) g(x_j)`, then `W_z y`.
@@ -76,28 +108,32 @@ class NonLocalAttention(keras.layers.Layer):
             return ops.reshape(embedded, (-1, width, self.embed_dim))
         return ops.reshape(embedded, (-1, frames * width, self.embed_dim))
 
-    def _attend(self, inputs):
-        """Returns (attention weights (groups, queries, keys) in float32, attended values)."""
-        query, key, value = ops.split(ops.matmul(inputs, self.qkv_kernel), 3, axis=-1)
+    def _project(self, inputs):
+        """(query, key, value) sequences `(groups, positions, E)`, queries scaled by 1/sqrt(E)."""
+        # Two matmuls on slices of the one kernel instead of one matmul and a split: the
+        # split (and its gradient, a concat) copied all three full-size embeddings, while
+        # keys and values are split here after max-pooling, one op for both. The 1/sqrt(E)
+        # scale goes on the (C, E) kernel slice, not on the queries (bench/RESULTS.md).
+        embed = self.embed_dim
+        query = ops.matmul(inputs, self.qkv_kernel[:, :embed] * ops.cast(embed**-0.5, self.qkv_kernel.dtype))
+        key_value = ops.matmul(inputs, self.qkv_kernel[:, embed:])
         if self.subsample:
-            key, value = self._subsample(key), self._subsample(value)
-        # Scaling the queries, not the (queries x keys) scores, saves a pass over the
-        # largest tensor of the model (spacetime: 2048 x 512 per clip and person).
-        query = query * ops.cast(self.embed_dim**-0.5, query.dtype)
-        query, key, value = (self._to_sequences(t) for t in (query, key, value))
-        scores = ops.matmul(query, ops.transpose(key, (0, 2, 1)))
-        weights = ops.softmax(ops.cast(scores, "float32"), axis=-1)
-        return weights, ops.matmul(ops.cast(weights, value.dtype), value)
+            key_value = self._subsample(key_value)
+        key, value = ops.split(key_value, 2, axis=-1)
+        return tuple(self._to_sequences(t) for t in (query, key, value))
 
     def call(self, inputs, return_attention_scores=False):
         batch, frames, width, _ = ops.shape(inputs)
-        weights, attended = self._attend(inputs)
+        query, key, value = self._project(inputs)
+        attended = attend(query, key, value)
         if self.axis == "time":
             attended = ops.transpose(ops.reshape(attended, (batch, width, frames, self.embed_dim)), (0, 2, 1, 3))
         else:
             attended = ops.reshape(attended, (batch, frames, width, self.embed_dim))
         outputs = ops.matmul(attended, self.output_kernel) + self.output_bias
-        return (outputs, weights) if return_attention_scores else outputs
+        if return_attention_scores:
+            return outputs, attention_weights(query, key)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim,)
