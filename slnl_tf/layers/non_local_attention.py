@@ -18,9 +18,10 @@ def attend(query, key, value):
 
     The gradient is written out because autodiff's softmax backward makes four passes
     over the (queries x keys) tensors (multiply, row sum, subtract, multiply), the
-    memory-bound bulk of a training step; here the row sum `sum_j P_ij dP_ij` is taken
-    as `dO_i . O_i` (equal, since `O = P V`) over the small `(queries, E)` tensors,
-    which leaves two passes (bench/RESULTS.md: spacetime path -11 %).
+    memory-bound bulk of a training step. Here the row sums `r_i = sum_j P_ij dP_ij` are
+    taken as `dO_i . O_i` (equal, since `O = P V`) over the small `(queries, E)` tensors,
+    and `dP - r` comes out of one matmul, `(dO, -r) . (V, 1)^T`, which leaves a single
+    elementwise pass, the product with P (bench/RESULTS.md: spacetime core -20 %).
     """
     weights = attention_weights(query, key)
     weights_in_value_dtype = ops.cast(weights, value.dtype)
@@ -28,9 +29,11 @@ def attend(query, key, value):
 
     def gradient(*args, upstream=None):
         upstream = args[0] if upstream is None else upstream
-        d_weights = ops.cast(ops.matmul(upstream, ops.transpose(value, (0, 2, 1))), "float32")
         row_sums = ops.sum(ops.cast(upstream, "float32") * ops.cast(attended, "float32"), axis=-1, keepdims=True)
-        d_scores = ops.cast(weights * (d_weights - row_sums), query.dtype)
+        upstream_and_row_sums = ops.concatenate([upstream, ops.cast(-row_sums, upstream.dtype)], axis=-1)
+        value_and_ones = ops.concatenate([value, ops.ones_like(value[..., :1])], axis=-1)
+        centred = ops.matmul(upstream_and_row_sums, ops.transpose(value_and_ones, (0, 2, 1)))
+        d_scores = ops.cast(weights * ops.cast(centred, "float32"), query.dtype)
         d_value = ops.matmul(ops.transpose(weights_in_value_dtype, (0, 2, 1)), upstream)
         return ops.matmul(d_scores, key), ops.matmul(ops.transpose(d_scores, (0, 2, 1)), query), d_value
 
