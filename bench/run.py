@@ -6,7 +6,8 @@
     python bench/run.py --flagfile=configs/demo.flags --only=train --batch_size=32   # another config
     python bench/run.py --mixed_precision=mixed_bfloat16 --batch_size=512            # on a GPU
 
-Figures (each the median, min and max over --repeats timed runs after a warm-up):
+Figures (each the median, min and max over --repeats timed runs after a warm-up; the
+training, layer, input and serving figures each in a fresh Python process):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
    5 N log2 N) of the config and every ablation variant;
 2. machine limit: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this TensorFlow;
@@ -15,7 +16,8 @@ Figures (each the median, min and max over --repeats timed runs after a warm-up)
    (with --mixed_precision, the matmul rate in that precision);
 4. input rate: the tf.data training input alone from sharded records, vs the training rate;
 5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120;
-6. serving latency: p50 / p99 of the exported SavedModel at batch 1 and 64;
+6. serving latency: p50 / p99 of the exported SavedModel at batch 1 (TensorFlow's default
+   threads, and 2 inter-op / 1 intra-op threads) and at batch 64;
 and a profile: forward + backward time of each piece of the first SLnL stage alone, and of
 the spacetime attention core with autodiff's and with the written-out softmax gradient.
 """
@@ -89,9 +91,9 @@ def run(config):
         for jit in FLAGS.train_jit:
             key = f"jit_compile={jit}"
             try:
-                rates = measure.train_rates_in_fresh_process(
-                    config, FLAGS.batch_size, jit == "true", steps=2 if FLAGS.quick else 5, repeats=repeats,
-                    mixed_precision=FLAGS.mixed_precision)
+                rates = measure.in_fresh_process(
+                    measure.train_rates, config, FLAGS.batch_size, jit == "true", steps=2 if FLAGS.quick else 5,
+                    repeats=repeats, mixed_precision=FLAGS.mixed_precision)
             except RuntimeError as error:  # e.g. out of memory: recorded, not hidden
                 results["training"][key] = {"error": str(error).splitlines()[0][:300]}
                 _say(f"train {key}: FAILED {results['training'][key]['error']}")
@@ -102,11 +104,11 @@ def run(config):
             results["training"][key] = figure
             _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%} of the matmul rate")
     if "layers" in FLAGS.only:
-        rows = measure.layer_profile(config, FLAGS.batch_size, repeats)
+        rows = measure.in_fresh_process(measure.layer_profile, config, FLAGS.batch_size, repeats)
         results["layer_profile_ms"] = rows
         for row in rows:
             _say(f"layer {row['layer']:<40} {_fmt(row, ' ms')} fwd+bwd at {tuple(row['shape'])}")
-        ab = measure.attention_gradient_ab(config, FLAGS.batch_size, max(3, repeats))
+        ab = measure.in_fresh_process(measure.attention_gradient_ab, config, FLAGS.batch_size, max(3, repeats))
         results["attention_gradient_ms"] = {name: measure.summary(times) for name, times in ab.items()}
         for name, figure in results["attention_gradient_ms"].items():
             _say(f"{name}: {_fmt(figure, ' ms')} fwd+bwd")
@@ -126,8 +128,9 @@ def run(config):
                 _say(f"conversion: {_fmt(figure, ' files/s', 0)} on {FLAGS.workers} workers -> NTU-60 in "
                      f"{figure['ntu60_minutes']:.1f} min, NTU-120 in {figure['ntu120_minutes']:.1f} min")
             if "input" in FLAGS.only:
-                figure = measure.summary(measure.input_rates(os.path.join(root, "records0"), FLAGS.batch_size,
-                                                             config.frames, 20 if FLAGS.quick else 50, repeats))
+                figure = measure.summary(measure.in_fresh_process(
+                    measure.input_rates, os.path.join(root, "records0"), FLAGS.batch_size, config.frames,
+                    20 if FLAGS.quick else 50, repeats))
                 results["input_samples_per_s"] = figure
                 ratio = ""
                 trained = [f["median"] for f in results.get("training", {}).values() if "median" in f]
@@ -139,12 +142,19 @@ def run(config):
             shutil.rmtree(root)
     if "serving" in FLAGS.only:
         results["serving_ms"] = {}
-        for batch, calls in ((1, 20 if FLAGS.quick else 50), (64, 3 if FLAGS.quick else 8)):
-            runs = measure.serving_latencies(config, batch, calls=calls, repeats=repeats)
+        # Batch 1 also with single-threaded ops, two at a time (README, "Serve with TF
+        # Serving"): batch-1 ops are too small to gain from splitting over both cores, and
+        # the graph's independent branches (two streams, three non-local paths) keep two
+        # ops busy.
+        for batch, calls, threads in ((1, 20 if FLAGS.quick else 50, None), (1, 20 if FLAGS.quick else 50, (2, 1)),
+                                      (64, 3 if FLAGS.quick else 8, None)):
+            runs = measure.in_fresh_process(measure.serving_latencies, config, batch, calls=calls, repeats=repeats,
+                                            threads=threads)
             figure = {"p50": measure.summary([r[0] for r in runs]), "p99": measure.summary([r[1] for r in runs]),
                       "calls_per_run": calls, "clip_frames": 100}
-            results["serving_ms"][f"batch={batch}"] = figure
-            _say(f"serving batch {batch}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}")
+            key = f"batch={batch}" + (f", inter_op={threads[0]} intra_op={threads[1]}" if threads else "")
+            results["serving_ms"][key] = figure
+            _say(f"serving {key}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}")
     return results
 
 

@@ -19,7 +19,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert len(results["model_cost"]) > 10 and results["matmul_gflops"]["median"] > 0
     assert results["training"]["jit_compile=false"]["mfu"] > 0
     assert results["input_samples_per_s"]["median"] > 0 and results["conversion_files_per_s"]["ntu60_minutes"] > 0
-    assert set(results["serving_ms"]) == {"batch=1", "batch=64"}
+    assert set(results["serving_ms"]) == {"batch=1", "batch=1, inter_op=2 intra_op=1", "batch=64"}
     assert [row["layer"].split(" (")[0] for row in results["layer_profile_ms"]] == [
         "local conv 1x1", "non-local time", "non-local space", "non-local spacetime", "frequency attention"]
     assert [name.split(", ")[-1] for name in results["attention_gradient_ms"]] == [

@@ -10,13 +10,13 @@ SHAPE = (4, 6, 5, 8)
 
 
 @pytest.mark.parametrize("axis", AXES)
-@pytest.mark.parametrize("subsample", [False, True])
-def test_layer_contract(axis, subsample, tmp_path):
+@pytest.mark.parametrize("subsample,use_bias", [(False, True), (True, True), (True, False)])
+def test_layer_contract(axis, subsample, use_bias, tmp_path):
     run_layer_test(
         NonLocalAttention,
         {"axis": axis, "embed_dim": 4, "output_dim": 7, "subsample": subsample,
-         "output_kernel_initializer": "glorot_uniform"},
-        SHAPE, SHAPE[:3] + (7,), expected_num_trainable_weights=3, tmp_path=tmp_path,
+         "output_kernel_initializer": "glorot_uniform", "use_bias": use_bias},
+        SHAPE, SHAPE[:3] + (7,), expected_num_trainable_weights=3 if use_bias else 2, tmp_path=tmp_path,
     )
 
 

@@ -12,7 +12,7 @@ def test_layer_contract(axes, tmp_path):
     run_layer_test(
         SLnLBlock,
         {"filters": 6, "kernel_size": 3, "axes": axes, "nonlocal_output_initializer": "glorot_uniform"},
-        SHAPE, SHAPE[:3] + (6,), expected_num_trainable_weights=2 + 3 * len(axes), tmp_path=tmp_path,
+        SHAPE, SHAPE[:3] + (6,), expected_num_trainable_weights=2 + 2 * len(axes), tmp_path=tmp_path,
     )
 
 

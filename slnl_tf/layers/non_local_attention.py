@@ -64,6 +64,9 @@ class NonLocalAttention(keras.layers.Layer):
         subsample: max-pool keys and values by 2 along the attended axes (Wang et al.'s
             sub-sampling trick; cuts the attention cost 2x / 4x).
         output_kernel_initializer: initializer of W_z.
+        use_bias: add a bias after W_z. `SLnLBlock` turns it off: its local
+            convolution's bias already covers the sum, and each redundant bias cost a
+            pass over the output and a reduction in the backward.
 
     Call arguments:
         inputs: `(batch, T, W, C)`.
@@ -76,7 +79,8 @@ class NonLocalAttention(keras.layers.Layer):
     """
 
     def __init__(
-        self, axis, embed_dim, output_dim, subsample=False, output_kernel_initializer="zeros", **kwargs
+        self, axis, embed_dim, output_dim, subsample=False, output_kernel_initializer="zeros", use_bias=True,
+        **kwargs
     ):
         super().__init__(**kwargs)
         if axis not in AXES:
@@ -85,6 +89,7 @@ class NonLocalAttention(keras.layers.Layer):
         self.embed_dim = int(embed_dim)
         self.output_dim = int(output_dim)
         self.subsample = subsample
+        self.use_bias = use_bias
         self.output_kernel_initializer = keras.initializers.get(output_kernel_initializer)
 
     def build(self, input_shape):
@@ -95,7 +100,8 @@ class NonLocalAttention(keras.layers.Layer):
         self.output_kernel = self.add_weight(
             name="output_kernel", shape=(self.embed_dim, self.output_dim), initializer=self.output_kernel_initializer
         )
-        self.output_bias = self.add_weight(name="output_bias", shape=(self.output_dim,), initializer="zeros")
+        if self.use_bias:
+            self.output_bias = self.add_weight(name="output_bias", shape=(self.output_dim,), initializer="zeros")
 
     def _subsample(self, embedded):
         pool = {"time": (2, 1), "space": (1, 2), "spacetime": (2, 2)}[self.axis]
@@ -133,7 +139,9 @@ class NonLocalAttention(keras.layers.Layer):
             attended = ops.transpose(ops.reshape(attended, (batch, width, frames, self.embed_dim)), (0, 2, 1, 3))
         else:
             attended = ops.reshape(attended, (batch, frames, width, self.embed_dim))
-        outputs = ops.matmul(attended, self.output_kernel) + self.output_bias
+        outputs = ops.matmul(attended, self.output_kernel)
+        if self.use_bias:
+            outputs = outputs + self.output_bias
         if return_attention_scores:
             return outputs, attention_weights(query, key)
         return outputs
@@ -149,5 +157,6 @@ class NonLocalAttention(keras.layers.Layer):
             output_dim=self.output_dim,
             subsample=self.subsample,
             output_kernel_initializer=keras.initializers.serialize(self.output_kernel_initializer),
+            use_bias=self.use_bias,
         )
         return config

@@ -60,6 +60,7 @@ class SLnLBlock(keras.layers.Layer):
                 self.filters,
                 subsample=subsample,
                 output_kernel_initializer=self.nonlocal_output_initializer,
+                use_bias=False,  # the local convolution's bias is the sum's
                 dtype=self.dtype_policy,
                 name=f"non_local_{axis}",
             )
