@@ -7,6 +7,7 @@ from slnl_tf.layers.non_local_attention import AXES
 from slnl_tf.losses import LOSS_NAMES
 
 NUM_STAGES = 6  # HCN's six convolution stages: M1 + M2 must equal this.
+WEIGHT_FREE_FIELDS = ("dropout", "loss", "gamma", "margin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +66,12 @@ class ModelConfig:
             problems.append(f"gamma and margin must be >= 0, got gamma={self.gamma}, margin={self.margin}")
         if problems:
             raise ValueError("invalid model config: " + "; ".join(problems))
+
+    def architecture_differences(self, other):
+        """`["field: mine -> other's", ...]` for the fields that shape the weights (all but
+        the dropout rate and the loss): what a checkpoint of one cannot be loaded into."""
+        return [f"{f.name}: {getattr(self, f.name)} -> {getattr(other, f.name)}" for f in dataclasses.fields(self)
+                if f.name not in WEIGHT_FREE_FIELDS and getattr(self, f.name) != getattr(other, f.name)]
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_pipeline import input as data_input
+from slnl_tf.config import ModelConfig
 from slnl_tf.flags import distribution_problem
 from slnl_tf.layers import FrequencyAttention
 from slnl_tf.model import OUTPUTS, build_losses, build_model
@@ -152,12 +153,42 @@ def current_step(optimizer):
     return int(keras.ops.convert_to_numpy(optimizer.iterations.value))
 
 
+def load_checkpoint_weights(model, path):
+    """`model.load_weights(path)`, with an error that names the file when the variables do
+    not fit (a checkpoint of a slnl_tf version whose layers had other variables)."""
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise ValueError(
+            f"{path}: this checkpoint does not fit the model being built ({str(error).splitlines()[0]}). "
+            "It was written by another model config or slnl_tf version: resume with the flags and code "
+            "that wrote it, or train into a new --model_dir") from error
+
+
+def check_model_config(directory, config):
+    """Refuses to load checkpoints from `directory` into a model of another architecture:
+    `load_weights` alone fills an SLnL block with fewer non-local paths from the first
+    paths in the file without a word."""
+    path = os.path.join(directory, CheckpointStore.CONFIG_FILE)
+    if config is None or not os.path.exists(path):
+        return
+    with open(path) as f:
+        written = ModelConfig.from_dict(json.load(f))
+    differences = written.architecture_differences(config)
+    if differences:
+        raise ValueError(f"{directory} holds checkpoints of another model ({'; '.join(differences)}): resume with "
+                         "the flags that wrote them, or train into a new --model_dir")
+
+
 class CheckpointStore:
     """`ckpt-<step>.weights.h5` (+ `.rng.npz`) files in a directory, the newest named in
-    `checkpoint.json`; each file is written under a temporary name and renamed."""
+    `checkpoint.json`, and the model's config in `model_config.json` (checked before a
+    restore); each file is written under a temporary name and renamed."""
 
-    def __init__(self, directory, model, max_to_keep=3):
-        self.directory, self.model, self.max_to_keep = directory, model, max_to_keep
+    CONFIG_FILE = "model_config.json"
+
+    def __init__(self, directory, model, max_to_keep=3, config=None):
+        self.directory, self.model, self.max_to_keep, self.config = directory, model, max_to_keep, config
         os.makedirs(directory, exist_ok=True)
 
     def _index(self):
@@ -178,6 +209,10 @@ class CheckpointStore:
         name = f"ckpt-{step:09d}.weights.h5"
         path = os.path.join(self.directory, name)
         temporary = os.path.join(self.directory, f"tmp-{os.getpid()}.weights.h5")
+        if self.config is not None:
+            with open(f"{temporary}.json", "w") as f:
+                f.write(self.config.to_json())
+            os.replace(f"{temporary}.json", os.path.join(self.directory, self.CONFIG_FILE))
         self.model.save_weights(temporary)
         np.savez(f"{temporary}.rng.npz", *[v.numpy() for v in self._rng_variables()])
         os.replace(f"{temporary}.rng.npz", f"{path}.rng.npz")
@@ -193,7 +228,8 @@ class CheckpointStore:
         return path
 
     def restore(self, path):
-        self.model.load_weights(path)
+        check_model_config(os.path.dirname(path), self.config)
+        load_checkpoint_weights(self.model, path)
         if os.path.exists(f"{path}.rng.npz"):
             states = np.load(f"{path}.rng.npz")
             for i, variable in enumerate(self._rng_variables()):
@@ -456,7 +492,7 @@ def train(config, options, log=print, extra_callbacks=()):
     # Under multi_worker every worker restores from the chief's directory (a shared file
     # system, as for Keras' BackupAndRestore) and only the chief writes there.
     chief = strategy.extended.should_checkpoint
-    store = CheckpointStore(checkpoint_dir, model)
+    store = CheckpointStore(checkpoint_dir, model, config=config)
     if store.latest():
         store.restore(store.latest())
         log(f"resumed from {store.latest()} at step {current_step(optimizer)}")
@@ -524,6 +560,7 @@ def restore_for_inference(config, checkpoint_path):
         checkpoint_path = latest
     if not os.path.exists(checkpoint_path):
         raise FileNotFoundError(f"no checkpoint file {checkpoint_path!r}")
+    check_model_config(os.path.dirname(checkpoint_path), config)
     model = build_model(config)
-    model.load_weights(checkpoint_path)
+    load_checkpoint_weights(model, checkpoint_path)
     return model

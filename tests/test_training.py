@@ -1,6 +1,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -107,6 +108,28 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_pat
     assert int(resumed.optimizer.iterations) == 6
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_the_directory_or_file(tmp_path):
+    from slnl_tf.model import build_model
+
+    path = training.CheckpointStore(str(tmp_path), build_model(CONFIG), config=CONFIG).save(step=3)
+    # Keras' load_weights alone fills a block with fewer non-local paths from the first
+    # paths in the file without a word; the config check refuses it.
+    for other in (CONFIG.replace(nonlocal_axes=("time",)), CONFIG.replace(m1=2, m2=4)):
+        reason = "; ".join(CONFIG.architecture_differences(other))
+        with pytest.raises(ValueError, match=re.escape(f"{tmp_path} holds checkpoints of another model ({reason})")):
+            training.restore_for_inference(other, path)
+        with pytest.raises(ValueError, match="new --model_dir"):
+            training.CheckpointStore(str(tmp_path), build_model(other), config=other).restore(path)
+    # The dropout rate and the loss do not shape the weights.
+    training.CheckpointStore(str(tmp_path), build_model(CONFIG), config=CONFIG.replace(dropout=0.3, loss="ce")
+                             ).restore(path)
+    # Without the config file (another tool wrote the weights), a layer whose variables differ
+    # is still refused with the file named.
+    os.remove(tmp_path / "model_config.json")
+    with pytest.raises(ValueError, match="ckpt-000000003.weights.h5: this checkpoint does not fit"):
+        training.restore_for_inference(CONFIG.replace(stage_filters=(8, 8, 8, 8, 16, 32)), path)
 
 
 def test_outputs_checkpoints_history_tensorboard_and_best_model(records, tmp_path):
