@@ -15,12 +15,14 @@ training, layer, input and serving figures each in a fresh Python process):
    utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate
    (with --mixed_precision, the matmul rate in that precision);
 4. input rate: the tf.data training input alone from sharded records, vs the training rate;
-5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120;
+5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120 (copies
+   of the real files in ../shared/data/ntu/raw when present, else synthetic files);
 6. serving latency: p50 / p99 of the exported SavedModel at batch 1 (TensorFlow's default
    threads, and 2 inter-op / 1 intra-op threads) and at batch 64;
 and a profile: forward + backward time of each piece of the first SLnL stage alone, and of
 the spacetime attention core with autodiff's and with the written-out softmax gradient.
 """
+import glob
 import json
 import os
 import re
@@ -45,6 +47,11 @@ flags.DEFINE_bool("quick", False, "fewer steps, calls and files")
 flags.DEFINE_integer("repeats", 3, "timed runs per figure")
 flags.DEFINE_list("train_jit", ["false", "true"], "jit_compile settings to time")
 flags.DEFINE_integer("files", 600, "raw files for the conversion and input figures")
+SHARED_RAW = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "ntu",
+                          "raw")
+flags.DEFINE_string("raw_from", "auto", "raw files for the conversion and input figures: a directory of real NTU "
+                    ".skeleton files to copy in turn, 'synthetic', or 'auto' (../shared/data/ntu/raw when it "
+                    "has files, else synthetic)")
 flags.DEFINE_integer("workers", 2, "converter processes")
 flags.DEFINE_string("out", None, "JSON results file (default bench/results-<cpu|gpu>.json)")
 flags.DEFINE_string("results_md", os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"),
@@ -59,6 +66,17 @@ def _fmt(figure, unit="", digits=1):
 
 def _say(text):
     print(text, flush=True)
+
+
+def _real_raw_files():
+    """The real .skeleton files --raw_from names ([] for synthetic ones)."""
+    if FLAGS.raw_from == "synthetic":
+        return []
+    directory = SHARED_RAW if FLAGS.raw_from == "auto" else FLAGS.raw_from
+    found = sorted(glob.glob(os.path.join(directory, "*.skeleton")))
+    if not found and FLAGS.raw_from != "auto":
+        raise app.UsageError(f"--raw_from: no .skeleton files in {directory}")
+    return found
 
 
 def run(config):
@@ -116,7 +134,13 @@ def run(config):
         root = tempfile.mkdtemp(prefix="slnl_bench_")
         try:
             files = min(200, FLAGS.files) if FLAGS.quick else FLAGS.files
-            measure.write_raw_files(os.path.join(root, "raw"), files)
+            real = _real_raw_files()
+            if real:
+                measure.copy_raw_files(real, os.path.join(root, "raw"), files)
+            else:
+                measure.write_raw_files(os.path.join(root, "raw"), files)
+            results["raw_files"] = (f"copies of {len(real)} real NTU files" if real
+                                    else "synthetic NTU-format files, 70-130 frames")
             rates = measure.conversion_rates(os.path.join(root, "raw"), root, files, FLAGS.workers,
                                              repeats if "conversion" in FLAGS.only else 1)
             if "conversion" in FLAGS.only:
@@ -177,10 +201,12 @@ def markdown_table(results):
     if "input_samples_per_s" in results:
         figure = results["input_samples_per_s"]
         extra = f", {figure['vs_fastest_training']:.0f}x training" if "vs_fastest_training" in figure else ""
-        lines.append(f"| input (tf.data alone) | {_fmt(figure, ' samples/s', 0)}{extra} |")
+        lines.append(f"| input (tf.data alone, records of {results['raw_files']}) | "
+                     f"{_fmt(figure, ' samples/s', 0)}{extra} |")
     if "conversion_files_per_s" in results:
         figure = results["conversion_files_per_s"]
-        lines.append(f"| conversion ({figure['workers']} workers) | {_fmt(figure, ' files/s', 0)}: NTU-60 "
+        lines.append(f"| conversion ({figure['workers']} workers, {results['raw_files']}) | "
+                     f"{_fmt(figure, ' files/s', 0)}: NTU-60 "
                      f"{figure['ntu60_minutes']:.1f} min, NTU-120 {figure['ntu120_minutes']:.1f} min |")
     for key, figure in results.get("serving_ms", {}).items():
         lines.append(f"| serving {key} | p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')} |")

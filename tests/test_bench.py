@@ -3,7 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from shared_data import real_files
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
@@ -24,6 +27,10 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
         "local conv 1x1", "non-local time", "non-local space", "non-local spacetime", "frequency attention"]
     assert [name.split(", ")[-1] for name in results["attention_gradient_ms"]] == [
         "autodiff gradient", "written-out gradient"]
+    # CI has ../shared beside the checkout: the conversion and input figures use its real raw files.
+    real = real_files("ntu/raw/*.skeleton")
+    assert results["raw_files"] == (f"copies of {len(real)} real NTU files" if real else
+                                    "synthetic NTU-format files, 70-130 frames")
     text = md.read_text()
     assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text and "| serving batch=1 |" in text
 
@@ -42,3 +49,24 @@ def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
     assert results["matmul_gflops_mixed"]["dtype"] == "bfloat16"
     assert set(results["training"]) == {"jit_compile=false", "jit_compile=true"}
     assert all(figure["mfu"] > 0 for figure in results["training"].values())
+
+
+def test_benchmark_raw_files_parse_and_cover_the_splits(tmp_path):
+    import measure
+
+    from data_pipeline import ntu, splits
+
+    measure.write_raw_files(tmp_path / "synthetic", 3)
+    real = real_files("ntu/raw/*.skeleton")
+    if real:
+        measure.copy_raw_files(real, tmp_path / "copies", 2 * len(real))
+        copies = sorted((tmp_path / "copies").iterdir())
+        assert len(copies) == 2 * len(real)
+        for copy, source in zip(copies, real + real):
+            assert copy.read_bytes() == source.read_bytes()
+    names = [measure.raw_file_name(i) for i in range(600)]
+    assert len(set(names)) == 600
+    for benchmark in ("ntu60_xsub", "ntu60_xview"):
+        assert {splits.split_of(benchmark, ntu.parse_name(name.split(".")[0])) for name in names} == {"train", "test"}
+    for path in sorted((tmp_path / "synthetic").iterdir()):
+        assert ntu.read_sample(path).data.shape[0] == 3
