@@ -166,10 +166,9 @@ def run(config):
             shutil.rmtree(root)
     if "serving" in FLAGS.only:
         results["serving_ms"] = {}
-        # Batch 1 also with single-threaded ops, two at a time (README, "Serve with TF
-        # Serving"): batch-1 ops are too small to gain from splitting over both cores, and
-        # the graph's independent branches (two streams, three non-local paths) keep two
-        # ops busy.
+        # Batch 1 also with single-threaded ops, two at a time: the setting README ("Serve
+        # with TF Serving") recommends for latency, faster than the defaults at batch 1 and
+        # slower at batch 64 on this CPU (RESULTS.md).
         for batch, calls, threads in ((1, 20 if FLAGS.quick else 50, None), (1, 20 if FLAGS.quick else 50, (2, 1)),
                                       (64, 3 if FLAGS.quick else 8, None)):
             runs = measure.in_fresh_process(measure.serving_latencies, config, batch, calls=calls, repeats=repeats,
