@@ -169,8 +169,8 @@ def run(config):
         # Batch 1 also with single-threaded ops, two at a time: the setting README ("Serve
         # with TF Serving") recommends for latency, faster than the defaults at batch 1 and
         # slower at batch 64 on this CPU (RESULTS.md).
-        for batch, calls, threads in ((1, 20 if FLAGS.quick else 50, None), (1, 20 if FLAGS.quick else 50, (2, 1)),
-                                      (64, 3 if FLAGS.quick else 8, None)):
+        single_calls, batch_calls = (20, 3) if FLAGS.quick else (50, 8)
+        for batch, calls, threads in ((1, single_calls, None), (1, single_calls, (2, 1)), (64, batch_calls, None)):
             runs = measure.in_fresh_process(measure.serving_latencies, config, batch, calls=calls, repeats=repeats,
                                             threads=threads)
             figure = {"p50": measure.summary([r[0] for r in runs]), "p99": measure.summary([r[1] for r in runs]),
