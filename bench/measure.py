@@ -36,15 +36,17 @@ def machine():
 
 
 def model_costs(config, variants):
-    """[{label, params, gflops_per_clip}] for the config and each (label, config) variant."""
+    """[{label, params, gflops_per_clip, attention_weights_per_clip}] for the config and each
+    (label, config) variant."""
     from slnl_tf.model import build_model
-    from slnl_tf.model_cost import flops_per_clip, parameter_counts
+    from slnl_tf.model_cost import attention_weights_per_clip, flops_per_clip, parameter_counts
 
     rows = []
     for label, variant in [("this config", config), *variants]:
         model = build_model(variant)
         rows.append({"label": label, "params": parameter_counts(model)["total"],
-                     "gflops_per_clip": flops_per_clip(model) / 1e9})
+                     "gflops_per_clip": flops_per_clip(model) / 1e9,
+                     "attention_weights_per_clip": attention_weights_per_clip(model)})
     return rows
 
 
@@ -69,6 +71,47 @@ def matmul_gflops(n=2048, calls=10, repeats=5, dtype="float32", device=None):
             chain(a).numpy()
             rates.append(2 * n ** 3 * calls / (time.perf_counter() - start) / 1e9)
     return rates
+
+
+# Passes over the score tensor (one read or write of each attention weight) in a training
+# step of `attend`, at the least: forward, the score matmul writes S, the softmax reads S and
+# writes P, P V reads P; backward, (dO, -r) (V, 1)^T writes C, the product P * C reads both
+# and writes dS, dS is read by two matmuls and P by one. 11 as written; 10 where a compiler
+# fuses the product into both matmuls that read it.
+SCORE_PASSES_PER_STEP = 10
+
+
+def memory_gbytes_per_s(megabytes=512, calls=10, repeats=5, device=None):
+    """Memory bandwidth in GB/s of a float32 elementwise op (one read and one write per
+    element) over a `megabytes` tensor, the size of one spacetime score tensor at batch 64."""
+    import tensorflow as tf
+
+    with tf.device(device or ("/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0")):
+        x = tf.random.normal((megabytes * 2**20 // 4,))
+        scale = tf.constant(1.0001)
+        # One op per call: a chain of products in one function was folded into one product.
+        step = tf.function(lambda x, scale: (x * scale)[:1])
+        step(x, scale).numpy()
+        rates = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            last = [step(x, scale) for _ in range(calls)][-1]
+            last.numpy()  # ops run in order on a device: the last one done means all are
+            rates.append(2 * x.shape[0] * 4 * calls / (time.perf_counter() - start) / 1e9)
+    return rates
+
+
+def training_rate_limits(forward_gflops, attention_weights, matmul_gflops, memory_gbytes, weight_bytes):
+    """Training rates (samples/s) that the machine's two measured limits allow: `compute`,
+    all FLOPs (3 x forward) at the matmul rate; `score_traffic`, the score tensors' passes
+    (SCORE_PASSES_PER_STEP x `weight_bytes` per attention weight) at the memory bandwidth;
+    a step can exceed neither. `both_in_turn`: the two one after the other, the rate
+    without any overlap of memory traffic and matmuls."""
+    compute = matmul_gflops / (3 * forward_gflops)
+    traffic_gbytes = attention_weights * SCORE_PASSES_PER_STEP * weight_bytes / 1e9
+    score_traffic = memory_gbytes / traffic_gbytes if traffic_gbytes else float("inf")
+    return {"compute": compute, "score_traffic": score_traffic,
+            "both_in_turn": 1 / (1 / compute + 1 / score_traffic), "score_gbytes_per_clip": traffic_gbytes}
 
 
 def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):

@@ -10,10 +10,13 @@ Figures (each the median, min and max over --repeats timed runs after a warm-up;
 training, layer, input and serving figures each in a fresh Python process):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
    5 N log2 N) of the config and every ablation variant;
-2. machine limit: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this TensorFlow;
+2. machine limits: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this
+   TensorFlow, and memory GB/s (a float32 elementwise op over 512 MB);
 3. training rate: samples/s of full steps with and without jit_compile, and model-FLOP
    utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate
-   (with --mixed_precision, the matmul rate in that precision);
+   (with --mixed_precision, the matmul rate in that precision); and the rates the two
+   limits allow: all FLOPs at the matmul rate, and the attention score tensors' passes
+   (measure.SCORE_PASSES_PER_STEP per weight) at the memory bandwidth;
 4. input rate: the tf.data training input alone from sharded records, vs the training rate;
 5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120 (copies
    of the real files in ../shared/data/ntu/raw when present, else synthetic files);
@@ -94,7 +97,8 @@ def run(config):
         forward_gflops = rows[0]["gflops_per_clip"]
         results["model_cost"] = rows
         for row in rows:
-            _say(f"cost  {row['label']:<28} params {row['params']:>10,}  GFLOPs/clip {row['gflops_per_clip']:7.3f}")
+            _say(f"cost  {row['label']:<28} params {row['params']:>10,}  GFLOPs/clip {row['gflops_per_clip']:7.3f}  "
+                 f"attention weights/clip {row['attention_weights_per_clip'] / 1e6:6.2f} M")
     if "matmul" in FLAGS.only or "train" in FLAGS.only:
         figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats)))
         results["matmul_gflops"] = figure
@@ -104,7 +108,20 @@ def run(config):
             figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats), dtype=compute))
             results["matmul_gflops_mixed"] = dict(figure, dtype=compute)
             _say(f"matmul {compute}: {_fmt(figure, ' GFLOP/s')}")
+        figure = measure.summary(measure.memory_gbytes_per_s(repeats=max(3, repeats)))
+        results["memory_gbytes_per_s"] = figure
+        _say(f"memory (float32 elementwise, read + write): {_fmt(figure, ' GB/s')}")
     if "train" in FLAGS.only:
+        weight_bytes = 4 if FLAGS.mixed_precision == "none" else 2
+        limits = measure.training_rate_limits(
+            forward_gflops, results["model_cost"][0]["attention_weights_per_clip"],
+            results.get("matmul_gflops_mixed", results["matmul_gflops"])["median"],
+            results["memory_gbytes_per_s"]["median"], weight_bytes)
+        results["training_limits_samples_per_s"] = limits
+        _say(f"training limits: {limits['compute']:.1f} samples/s at the matmul rate, {limits['score_traffic']:.1f} "
+             f"at the memory bandwidth for the score tensors ({limits['score_gbytes_per_clip']:.3f} GB per clip: "
+             f"{measure.SCORE_PASSES_PER_STEP} passes x {weight_bytes} B per weight), {limits['both_in_turn']:.1f} "
+             f"with the two in turn")
         results["training"] = {}
         for jit in FLAGS.train_jit:
             key = f"jit_compile={jit}"
@@ -188,12 +205,22 @@ def markdown_table(results):
              "| figure | value |", "|---|---|"]
     if "model_cost" in results:
         row = results["model_cost"][0]
-        lines.append(f"| model cost (this config) | {row['params']:,} params, {row['gflops_per_clip']:.3f} GFLOPs/clip |")
+        lines.append(f"| model cost (this config) | {row['params']:,} params, {row['gflops_per_clip']:.3f} GFLOPs/clip, "
+                     f"{row['attention_weights_per_clip'] / 1e6:.2f} M attention weights/clip |")
     if "matmul_gflops" in results:
         lines.append(f"| float32 matmul rate | {_fmt(results['matmul_gflops'], ' GFLOP/s')} |")
     if "matmul_gflops_mixed" in results:
         figure = results["matmul_gflops_mixed"]
         lines.append(f"| {figure['dtype']} matmul rate (MFU reference) | {_fmt(figure, ' GFLOP/s')} |")
+    if "memory_gbytes_per_s" in results:
+        lines.append(f"| memory bandwidth (float32 elementwise over 512 MB, read + write) | "
+                     f"{_fmt(results['memory_gbytes_per_s'], ' GB/s')} |")
+    if "training_limits_samples_per_s" in results:
+        limits = results["training_limits_samples_per_s"]
+        lines.append(f"| training limits: all FLOPs at the matmul rate / score tensors at the memory bandwidth "
+                     f"({limits['score_gbytes_per_clip']:.3f} GB per clip) / both in turn | "
+                     f"{limits['compute']:.1f} / {limits['score_traffic']:.1f} / {limits['both_in_turn']:.1f} "
+                     f"samples/s |")
     for key, figure in results.get("training", {}).items():
         value = figure["error"] if "error" in figure else f"{_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%}"
         lines.append(f"| training, {key} | {value} |")
@@ -218,8 +245,9 @@ def markdown_table(results):
                   "| piece | ms |", "|---|---|"]
         lines += [f"| {name} | {_fmt(figure)} |" for name, figure in results["attention_gradient_ms"].items()]
     if len(results.get("model_cost", [])) > 1:
-        lines += ["", "| variant | params | GFLOPs/clip |", "|---|---|---|"]
-        lines += [f"| {r['label']} | {r['params']:,} | {r['gflops_per_clip']:.3f} |" for r in results["model_cost"]]
+        lines += ["", "| variant | params | GFLOPs/clip | attention weights/clip |", "|---|---|---|---|"]
+        lines += [f"| {r['label']} | {r['params']:,} | {r['gflops_per_clip']:.3f} | "
+                  f"{r['attention_weights_per_clip'] / 1e6:.2f} M |" for r in results["model_cost"]]
     return "\n".join(lines)
 
 

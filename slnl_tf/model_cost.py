@@ -1,10 +1,10 @@
-"""Parameter and FLOP counts of a built model, per clip."""
+"""Parameter, FLOP and attention-weight counts of a built model, per clip."""
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.profiler import model_analyzer, option_builder
 from tensorflow.python.util import deprecation
 
-from slnl_tf.layers import FrequencyAttention
+from slnl_tf.layers import FrequencyAttention, SLnLBlock
 
 
 def parameter_counts(model):
@@ -35,3 +35,14 @@ def flops_per_clip(model):
         if isinstance(layer, FrequencyAttention)
     )
     return int(profiled + fft)
+
+
+def attention_weights_per_clip(model):
+    """Non-local attention weights (query-key pairs) for one clip, over all SLnL blocks,
+    non-local paths and persons: the elements of the score tensors a forward pass makes."""
+    persons = model.input_shape[-1]
+    return int(sum(
+        path.attention_weight_count(layer.input.shape) * persons
+        for layer in model.layers if isinstance(layer, SLnLBlock)
+        for path in layer.non_local
+    ))

@@ -20,12 +20,14 @@ FLAGS = flags.FLAGS
 
 def _row(label, config):
     from slnl_tf.model import build_model
-    from slnl_tf.model_cost import flops_per_clip, parameter_counts
+    from slnl_tf.model_cost import attention_weights_per_clip, flops_per_clip, parameter_counts
 
     model = build_model(config)
     params = parameter_counts(model)
     flops = flops_per_clip(model)
-    print(f"{label:<34} params {params['total']:>10,}  GFLOPs/clip {flops / 1e9:7.3f}", flush=True)
+    weights = attention_weights_per_clip(model)
+    print(f"{label:<34} params {params['total']:>10,}  GFLOPs/clip {flops / 1e9:7.3f}  "
+          f"attention weights/clip {weights / 1e6:6.2f} M", flush=True)
     return model
 
 
@@ -38,7 +40,8 @@ def main(argv):
     print(f"preset {FLAGS.preset}: T={config.frames} V={config.joints} M={config.persons} "
           f"classes={config.num_classes} K={config.coordinate_systems} V'={config.skeleton_joints} "
           f"M1={config.m1} M2={config.m2} attention={config.attention} loss={config.loss}")
-    print("FLOPs: a multiply-add counts 2; FFT 5 N log2 N per transform.")
+    print("FLOPs: a multiply-add counts 2; FFT 5 N log2 N per transform. Attention weights: the elements of the\n"
+          "non-local score tensors, each kept for the backward pass in training (4 B, or 2 under mixed precision).")
     model = _row("this config", config)
     if FLAGS.layers:
         model.summary()

@@ -21,6 +21,9 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     results = json.loads(out.read_text())
     assert len(results["model_cost"]) > 10 and results["matmul_gflops"]["median"] > 0
     assert results["training"]["jit_compile=false"]["mfu"] > 0
+    assert results["memory_gbytes_per_s"]["median"] > 0 and results["model_cost"][0]["attention_weights_per_clip"] > 0
+    limits = results["training_limits_samples_per_s"]
+    assert 0 < limits["both_in_turn"] < min(limits["compute"], limits["score_traffic"])
     assert results["input_samples_per_s"]["median"] > 0 and results["conversion_files_per_s"]["ntu60_minutes"] > 0
     assert set(results["serving_ms"]) == {"batch=1", "batch=1, inter_op=2 intra_op=1", "batch=64"}
     assert [row["layer"].split(" (")[0] for row in results["layer_profile_ms"]] == [
@@ -70,3 +73,15 @@ def test_benchmark_raw_files_parse_and_cover_the_splits(tmp_path):
         assert {splits.split_of(benchmark, ntu.parse_name(name.split(".")[0])) for name in names} == {"train", "test"}
     for path in sorted((tmp_path / "synthetic").iterdir()):
         assert ntu.read_sample(path).data.shape[0] == 3
+
+
+def test_training_rate_limits():
+    import measure
+
+    # 1 GFLOP forward at 300 GFLOP/s: 100 samples/s; 25 M weights x passes x 4 B at 50 GB/s.
+    limits = measure.training_rate_limits(1.0, 25e6, 300.0, 50.0, 4)
+    assert limits["compute"] == 100.0
+    assert limits["score_gbytes_per_clip"] == 25e6 * measure.SCORE_PASSES_PER_STEP * 4 / 1e9
+    assert abs(limits["score_traffic"] - 50.0 / limits["score_gbytes_per_clip"]) < 1e-9
+    assert abs(1 / limits["both_in_turn"] - (1 / 100.0 + 1 / limits["score_traffic"])) < 1e-12
+    assert measure.training_rate_limits(1.0, 0, 300.0, 50.0, 4)["both_in_turn"] == 100.0

@@ -57,7 +57,7 @@ def _run(*args, cwd=ROOT):
 def test_summary_cli_prints_counts():
     result = _run("-m", "slnl_tf.summary", "--preset=ntu60", "--frames=16", "--stage_filters=8,8,8,8,16,16")
     assert result.returncode == 0, result.stderr
-    assert "params" in result.stdout and "GFLOPs/clip" in result.stdout
+    assert "params" in result.stdout and "GFLOPs/clip" in result.stdout and "attention weights/clip" in result.stdout
 
 
 def test_summary_cli_rejects_a_bad_config_with_the_flag_name():

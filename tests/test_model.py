@@ -9,7 +9,7 @@ from slnl_tf.config import NUM_STAGES, PRESETS, ModelConfig
 from slnl_tf.layers import FrequencyAttention, SLnLBlock
 from slnl_tf.layers.frequency_attention import VARIANTS
 from slnl_tf.model import OUTPUTS, build_losses, build_model
-from slnl_tf.model_cost import flops_per_clip, parameter_counts
+from slnl_tf.model_cost import attention_weights_per_clip, flops_per_clip, parameter_counts
 from tiny_config import TINY
 
 
@@ -91,6 +91,19 @@ def test_flops_match_an_analytic_count_for_the_local_model():
     counted = flops_per_clip(model)
     # The profiler also counts bias adds and a few elementwise ops.
     assert analytic <= counted <= 1.02 * analytic
+
+
+def test_attention_weights_per_clip_add_up_the_score_tensors():
+    config = TINY.replace(nonlocal_subsample=False)
+    model = build_model(config)
+    blocks = [layer for layer in model.layers if isinstance(layer, SLnLBlock)]
+    assert len(blocks) == 2 * config.m1  # stages 1..M1 in both streams
+    scores = 0
+    for block in blocks:
+        x = np.random.default_rng(0).normal(size=(config.persons,) + tuple(block.input.shape[1:])).astype("float32")
+        scores += sum(path(x, return_attention_scores=True)[1].numpy().size for path in block.non_local)
+    assert attention_weights_per_clip(model) == scores
+    assert attention_weights_per_clip(build_model(TINY.replace(m1=0, m2=6))) == 0
 
 
 def test_slnl_and_fft_add_flops():

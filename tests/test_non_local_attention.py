@@ -118,3 +118,12 @@ def test_written_out_gradient_equals_autodiff_of_the_plain_formula(dtype, tolera
         assert written.dtype == dtype
         np.testing.assert_allclose(tf.cast(written, "float32").numpy(), tf.cast(reference, "float32").numpy(),
                                    rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("subsample", [False, True])
+def test_attention_weight_count_is_the_score_tensor_size(axis, subsample):
+    # SHAPE's odd width checks the key count of a 'same' max-pool (ceil).
+    x = np.random.default_rng(0).normal(size=SHAPE).astype("float32")
+    _, weights = _layer(axis, subsample)(x, return_attention_scores=True)
+    assert _layer(axis, subsample).attention_weight_count(SHAPE) == weights.numpy().size // SHAPE[0]

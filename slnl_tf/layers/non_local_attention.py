@@ -152,6 +152,19 @@ class NonLocalAttention(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim,)
 
+    def attention_weight_count(self, input_shape):
+        """Attention weights (query-key pairs) per example of an input `(batch, T, W, C)`:
+        the size of the score tensor, which a training step writes and reads several times
+        (bench/RESULTS.md: what bounds the training rate where memory is the limit)."""
+        _, frames, width, _ = input_shape
+        # Max-pooling by 2 with 'same' padding leaves ceil(n / 2) keys along a pooled axis.
+        key_frames, key_width = ((frames + 1) // 2, (width + 1) // 2) if self.subsample else (frames, width)
+        if self.axis == "time":
+            return width * frames * key_frames
+        if self.axis == "space":
+            return frames * width * key_width
+        return frames * width * key_frames * key_width
+
     def get_config(self):
         config = super().get_config()
         config.update(
