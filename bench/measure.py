@@ -50,11 +50,18 @@ def model_costs(config, variants):
     return rows
 
 
+def _first_device():
+    """The device the machine-limit figures run on: the first GPU when there is one."""
+    import tensorflow as tf
+
+    return "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
+
+
 def matmul_gflops(n=2048, calls=10, repeats=5, dtype="float32", device=None):
     """Rate of `calls` chained (n, n) x (n, n) matmuls, in GFLOP/s (2 n^3 FLOPs each)."""
     import tensorflow as tf
 
-    with tf.device(device or ("/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0")):
+    with tf.device(device or _first_device()):
         a = tf.random.normal((n, n), dtype=dtype)
         b = tf.random.normal((n, n), dtype=dtype) / n ** 0.5
 
@@ -86,7 +93,7 @@ def memory_gbytes_per_s(megabytes=512, calls=10, repeats=5, device=None):
     element) over a `megabytes` tensor, the size of one spacetime score tensor at batch 64."""
     import tensorflow as tf
 
-    with tf.device(device or ("/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0")):
+    with tf.device(device or _first_device()):
         x = tf.random.normal((megabytes * 2**20 // 4,))
         scale = tf.constant(1.0001)
         # One op per call: a chain of products in one function was folded into one product.

@@ -113,9 +113,9 @@ def run(config):
         _say(f"memory (float32 elementwise, read + write): {_fmt(figure, ' GB/s')}")
     if "train" in FLAGS.only:
         weight_bytes = 4 if FLAGS.mixed_precision == "none" else 2
+        reference = results.get("matmul_gflops_mixed", results["matmul_gflops"])["median"]
         limits = measure.training_rate_limits(
-            forward_gflops, results["model_cost"][0]["attention_weights_per_clip"],
-            results.get("matmul_gflops_mixed", results["matmul_gflops"])["median"],
+            forward_gflops, results["model_cost"][0]["attention_weights_per_clip"], reference,
             results["memory_gbytes_per_s"]["median"], weight_bytes)
         results["training_limits_samples_per_s"] = limits
         _say(f"training limits: {limits['compute']:.1f} samples/s at the matmul rate, {limits['score_traffic']:.1f} "
@@ -134,7 +134,6 @@ def run(config):
                 _say(f"train {key}: FAILED {results['training'][key]['error']}")
                 continue
             figure = measure.summary(rates)
-            reference = results.get("matmul_gflops_mixed", results["matmul_gflops"])["median"]
             figure["mfu"] = figure["median"] * 3 * forward_gflops / reference
             results["training"][key] = figure
             _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%} of the matmul rate")
