@@ -108,6 +108,38 @@ def memory_gbytes_per_s(megabytes=512, calls=10, repeats=5, device=None):
     return rates
 
 
+def softmax_gelements_per_s(rows=4096, keys=512, calls=10, repeats=5, device=None):
+    """Rate in G elements/s of a float32 softmax over rows of `keys`, on a `(rows, keys)`
+    tensor: by default the spacetime score tensor of one clip (2 persons x 2048 queries, 512
+    keys), the shape batch-1 serving computes. Its exponentials are work the FLOP count
+    leaves out, and at batch 1 the tensor stays in cache, so this rate, not the memory
+    bandwidth, is what the softmax costs there."""
+    import tensorflow as tf
+
+    with tf.device(device or _first_device()):
+        x = tf.random.normal((rows, keys))
+        step = tf.function(lambda x: tf.nn.softmax(x)[:1, :1])
+        step(x).numpy()
+        rates = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            last = [step(x) for _ in range(calls)][-1]
+            last.numpy()
+            rates.append(rows * keys * calls / (time.perf_counter() - start) / 1e9)
+    return rates
+
+
+def serving_floor_ms(forward_gflops, attention_weights, batch_size, matmul_gflops, softmax_gelements):
+    """Least milliseconds a forward pass of `batch_size` clips can take with this build's
+    kernels: `matmuls`, all FLOPs at the matmul rate; `softmax`, every attention weight at
+    the softmax rate (the rate at the spacetime rows; the short rows of the time and space
+    paths run slower, so this is a lower bound); `total`, the two in turn (on a CPU both
+    use the same vector units)."""
+    matmuls = batch_size * forward_gflops / matmul_gflops * 1e3
+    softmax = batch_size * attention_weights / softmax_gelements / 1e9 * 1e3
+    return {"matmuls": matmuls, "softmax": softmax, "total": matmuls + softmax}
+
+
 def training_rate_limits(forward_gflops, attention_weights, matmul_gflops, memory_gbytes, weight_bytes):
     """Training rates (samples/s) that the machine's two measured limits allow: `compute`,
     all FLOPs (3 x forward) at the matmul rate; `score_traffic`, the score tensors' passes

@@ -11,7 +11,8 @@ training, layer, input and serving figures each in a fresh Python process):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
    5 N log2 N) of the config and every ablation variant;
 2. machine limits: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this
-   TensorFlow, and memory GB/s (a float32 elementwise op over 512 MB);
+   TensorFlow, memory GB/s (a float32 elementwise op over 512 MB), and the softmax rate
+   (G elements/s, rows of 512: its exponentials are work the FLOP count leaves out);
 3. training rate: samples/s of full steps with and without jit_compile, and model-FLOP
    utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate
    (with --mixed_precision, the matmul rate in that precision); and the rates the two
@@ -21,7 +22,8 @@ training, layer, input and serving figures each in a fresh Python process):
 5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120 (copies
    of the real files in ../shared/data/ntu/raw when present, else synthetic files);
 6. serving latency: p50 / p99 of the exported SavedModel at batch 1 (TensorFlow's default
-   threads, and 2 inter-op / 1 intra-op threads) and at batch 64;
+   threads, and 2 inter-op / 1 intra-op threads) and at batch 64; and the batch-1 floor,
+   the FLOPs at the matmul rate plus the attention weights at the softmax rate;
 and a profile: forward + backward time of each piece of the first SLnL stage alone, and of
 the spacetime attention core with autodiff's and with the written-out softmax gradient.
 """
@@ -90,7 +92,9 @@ def run(config):
     repeats = FLAGS.repeats
     _say(f"machine: {results['machine']}")
     forward_gflops = None
-    if "cost" in FLAGS.only or "train" in FLAGS.only:
+    # The training and serving figures are compared with the model's cost and the machine's limits.
+    needs_limits = {"train", "serving"} & set(FLAGS.only)
+    if "cost" in FLAGS.only or needs_limits:
         from slnl_tf.config import ablation_variants
 
         rows = measure.model_costs(config, ablation_variants(config) if "cost" in FLAGS.only else [])
@@ -99,7 +103,7 @@ def run(config):
         for row in rows:
             _say(f"cost  {row['label']:<28} params {row['params']:>10,}  GFLOPs/clip {row['gflops_per_clip']:7.3f}  "
                  f"attention weights/clip {row['attention_weights_per_clip'] / 1e6:6.2f} M")
-    if "matmul" in FLAGS.only or "train" in FLAGS.only:
+    if "matmul" in FLAGS.only or needs_limits:
         figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats)))
         results["matmul_gflops"] = figure
         _say(f"matmul float32: {_fmt(figure, ' GFLOP/s')}")
@@ -111,6 +115,9 @@ def run(config):
         figure = measure.summary(measure.memory_gbytes_per_s(repeats=max(3, repeats)))
         results["memory_gbytes_per_s"] = figure
         _say(f"memory (float32 elementwise, read + write): {_fmt(figure, ' GB/s')}")
+        figure = measure.summary(measure.softmax_gelements_per_s(repeats=max(3, repeats)))
+        results["softmax_gelements_per_s"] = figure
+        _say(f"softmax float32 (4096 rows of 512): {_fmt(figure, ' G elements/s', 2)}")
     if "train" in FLAGS.only:
         weight_bytes = 4 if FLAGS.mixed_precision == "none" else 2
         reference = results.get("matmul_gflops_mixed", results["matmul_gflops"])["median"]
@@ -181,6 +188,12 @@ def run(config):
         finally:
             shutil.rmtree(root)
     if "serving" in FLAGS.only:
+        floor = measure.serving_floor_ms(forward_gflops, results["model_cost"][0]["attention_weights_per_clip"], 1,
+                                         results["matmul_gflops"]["median"],
+                                         results["softmax_gelements_per_s"]["median"])
+        results["serving_floor_ms_batch1"] = floor
+        _say(f"serving floor at batch 1: {floor['total']:.1f} ms = {floor['matmuls']:.1f} (FLOPs at the matmul rate) "
+             f"+ {floor['softmax']:.1f} (attention weights at the softmax rate)")
         results["serving_ms"] = {}
         # Batch 1 also with single-threaded ops, two at a time: the setting README ("Serve
         # with TF Serving") recommends for latency, faster than the defaults at batch 1 and
@@ -214,6 +227,9 @@ def markdown_table(results):
     if "memory_gbytes_per_s" in results:
         lines.append(f"| memory bandwidth (float32 elementwise over 512 MB, read + write) | "
                      f"{_fmt(results['memory_gbytes_per_s'], ' GB/s')} |")
+    if "softmax_gelements_per_s" in results:
+        lines.append(f"| softmax rate (float32, rows of 512) | "
+                     f"{_fmt(results['softmax_gelements_per_s'], ' G elements/s', 2)} |")
     if "training_limits_samples_per_s" in results:
         limits = results["training_limits_samples_per_s"]
         lines.append(f"| training limits: all FLOPs at the matmul rate / score tensors at the memory bandwidth "
@@ -233,6 +249,10 @@ def markdown_table(results):
         lines.append(f"| conversion ({figure['workers']} workers, {results['raw_files']}) | "
                      f"{_fmt(figure, ' files/s', 0)}: NTU-60 "
                      f"{figure['ntu60_minutes']:.1f} min, NTU-120 {figure['ntu120_minutes']:.1f} min |")
+    if "serving_floor_ms_batch1" in results:
+        floor = results["serving_floor_ms_batch1"]
+        lines.append(f"| serving floor, batch 1: FLOPs at the matmul rate + attention weights at the softmax rate | "
+                     f"{floor['matmuls']:.1f} + {floor['softmax']:.1f} = {floor['total']:.1f} ms |")
     for key, figure in results.get("serving_ms", {}).items():
         lines.append(f"| serving {key} | p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')} |")
     if "layer_profile_ms" in results:

@@ -26,6 +26,9 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert 0 < limits["both_in_turn"] < min(limits["compute"], limits["score_traffic"])
     assert results["input_samples_per_s"]["median"] > 0 and results["conversion_files_per_s"]["ntu60_minutes"] > 0
     assert set(results["serving_ms"]) == {"batch=1", "batch=1, inter_op=2 intra_op=1", "batch=64"}
+    assert results["softmax_gelements_per_s"]["median"] > 0
+    floor = results["serving_floor_ms_batch1"]
+    assert floor["matmuls"] > 0 and floor["softmax"] > 0 and floor["total"] == floor["matmuls"] + floor["softmax"]
     assert [row["layer"].split(" (")[0] for row in results["layer_profile_ms"]] == [
         "local conv 1x1", "non-local time", "non-local space", "non-local spacetime", "frequency attention"]
     assert [name.split(", ")[-1] for name in results["attention_gradient_ms"]] == [
@@ -36,6 +39,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
                                     "synthetic NTU-format files, 70-130 frames")
     text = md.read_text()
     assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text and "| serving batch=1 |" in text
+    assert "| serving floor, batch 1:" in text
 
 
 def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
@@ -85,3 +89,13 @@ def test_training_rate_limits():
     assert abs(limits["score_traffic"] - 50.0 / limits["score_gbytes_per_clip"]) < 1e-9
     assert abs(1 / limits["both_in_turn"] - (1 / 100.0 + 1 / limits["score_traffic"])) < 1e-12
     assert measure.training_rate_limits(1.0, 0, 300.0, 50.0, 4)["both_in_turn"] == 100.0
+
+
+def test_serving_floor():
+    import measure
+
+    # 2 GFLOPs at 400 GFLOP/s: 5 ms per clip; 10 M weights at 4 G elements/s: 2.5 ms per clip.
+    floor = measure.serving_floor_ms(2.0, 10e6, 2, 400.0, 4.0)
+    assert abs(floor["matmuls"] - 10.0) < 1e-9 and abs(floor["softmax"] - 5.0) < 1e-9
+    assert abs(floor["total"] - 15.0) < 1e-9
+    assert measure.serving_floor_ms(2.0, 0, 1, 400.0, 4.0)["softmax"] == 0
