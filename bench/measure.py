@@ -88,6 +88,18 @@ def matmul_gflops(n=2048, calls=10, repeats=5, dtype="float32", device=None):
 SCORE_PASSES_PER_STEP = 10
 
 
+def _rates_of_one_op(step, x, units_per_call, calls, repeats):
+    """[units/s] of `calls` calls of `step(x)` (one op each, returning a sliver) per run,
+    after one untimed run (a single warm-up call left the first timed run up to 25 % slow)."""
+    rates = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        last = [step(x) for _ in range(calls)][-1]
+        last.numpy()  # ops run in order on a device: the last one done means all are
+        rates.append(units_per_call * calls / (time.perf_counter() - start))
+    return rates[1:]
+
+
 def memory_gbytes_per_s(megabytes=512, calls=10, repeats=5, device=None):
     """Memory bandwidth in GB/s of a float32 elementwise op (one read and one write per
     element) over a `megabytes` tensor, the size of one spacetime score tensor at batch 64."""
@@ -97,15 +109,8 @@ def memory_gbytes_per_s(megabytes=512, calls=10, repeats=5, device=None):
         x = tf.random.normal((megabytes * 2**20 // 4,))
         scale = tf.constant(1.0001)
         # One op per call: a chain of products in one function was folded into one product.
-        step = tf.function(lambda x, scale: (x * scale)[:1])
-        step(x, scale).numpy()
-        rates = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            last = [step(x, scale) for _ in range(calls)][-1]
-            last.numpy()  # ops run in order on a device: the last one done means all are
-            rates.append(2 * x.shape[0] * 4 * calls / (time.perf_counter() - start) / 1e9)
-    return rates
+        step = tf.function(lambda x: (x * scale)[:1])
+        return _rates_of_one_op(step, x, 2 * x.shape[0] * 4 / 1e9, calls, repeats)
 
 
 def softmax_gelements_per_s(rows=4096, keys=512, calls=10, repeats=5, device=None):
@@ -119,14 +124,7 @@ def softmax_gelements_per_s(rows=4096, keys=512, calls=10, repeats=5, device=Non
     with tf.device(device or _first_device()):
         x = tf.random.normal((rows, keys))
         step = tf.function(lambda x: tf.nn.softmax(x)[:1, :1])
-        step(x).numpy()
-        rates = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            last = [step(x) for _ in range(calls)][-1]
-            last.numpy()
-            rates.append(rows * keys * calls / (time.perf_counter() - start) / 1e9)
-    return rates
+        return _rates_of_one_op(step, x, rows * keys / 1e9, calls, repeats)
 
 
 def serving_floor_ms(forward_gflops, attention_weights, batch_size, matmul_gflops, softmax_gelements):
