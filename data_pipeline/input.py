@@ -83,17 +83,16 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
         base_seed = seed if seed is not None else int(np.random.default_rng().integers(2**31))
 
         def one_pass(epoch):
+            # (record, (epoch seed, index in the pass)): the per-sample seed is stacked in
+            # the parallel map below, as a map here would run on one thread per sample.
             epoch_seed = tf.cast(base_seed, tf.int64) * 1000003 + epoch
-            return records_of_one_pass(epoch_seed).enumerate().map(
-                lambda index, record: (record, tf.stack([epoch_seed, index])))
+            return tf.data.Dataset.zip(records_of_one_pass(epoch_seed),
+                                       tf.data.Dataset.from_tensors(epoch_seed).repeat(), tf.data.Dataset.range(2**62))
 
         # Skipped before parsing: a resumed run passes what it already used cheaply.
         dataset = tf.data.Dataset.range(2**62).flat_map(one_pass).skip(skip_samples)
-        dataset = dataset.map(lambda record, sample_seed: (records.parse(record, storage_dtype), sample_seed),
-                              num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        dataset = records_of_one_pass(None).map(lambda record: records.parse(record, storage_dtype),
-                                                num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = records_of_one_pass(None)
 
     def augment(features, sample_seed):
         crop_seed, rotation_seed, scale_seed = tf.unstack(tf.random.experimental.stateless_split(sample_seed, 3))
@@ -104,11 +103,6 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
             features = ops.random_scale(features, scale_seed, *scale_range, coordinate_channels)
         return features
 
-    if training:
-        dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        dataset = dataset.map(lambda f: ops.temporal_window(f, frames, eval_crop_ratio, eval_window_position),
-                              num_parallel_calls=tf.data.AUTOTUNE)
     layout = manifest["layout"]
     shape = (layout["channels"], frames, layout["joints"], layout["persons"])
     keys = ("skeleton", "label", "name") if keep_names else ("skeleton", "label")
@@ -117,5 +111,16 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
         # Static shapes (from the manifest) for the model and for XLA.
         return {**{k: features[k] for k in keys}, "skeleton": tf.ensure_shape(features["skeleton"], shape)}
 
-    dataset = dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE)
+    # Parsing, cropping and augmenting in one map: each parallel map hands every sample
+    # between threads, and with three maps that cost more than the work in them
+    # (bench/RESULTS.md, "Input and conversion").
+    def prepare(record, epoch_seed=None, index=None):
+        features = records.parse(record, storage_dtype)
+        if training:
+            features = augment(features, tf.stack([epoch_seed, index]))
+        else:
+            features = ops.temporal_window(features, frames, eval_crop_ratio, eval_window_position)
+        return select(features)
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(per_replica_batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

@@ -91,3 +91,20 @@ def test_same_seed_same_result_other_seed_other_result():
     c = ops.random_temporal_crop(_ramp(60), tf.constant([1, 2], tf.int64), 16, 0.5, 1.0)["skeleton"].numpy()
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("frames_in,frames_out", [(100, 64), (37, 64), (64, 64), (1, 8), (300, 17), (5, 300)])
+def test_resize_frames_equals_the_bilinear_image_resize(frames_in, frames_out):
+    # The reference is tf.image.resize (bilinear, half-pixel centres, no antialiasing) over
+    # (T, V*M) images with the channels last, as the resize was first written.
+    clips = tf.constant(np.random.default_rng(frames_in).normal(size=(2, 3, frames_in, 25, 2)).astype(np.float32))
+    images = tf.reshape(tf.transpose(clips, (0, 2, 3, 4, 1)), (2, frames_in, 50, 3))
+    resized = tf.image.resize(images, (frames_out, 50), method="bilinear", antialias=False)
+    expected = tf.transpose(tf.reshape(resized, (2, frames_out, 25, 2, 3)), (0, 4, 1, 2, 3))
+    np.testing.assert_allclose(ops.resize_frames(clips, frames_out).numpy(), expected.numpy(), atol=1e-6)
+    # A window of one clip: the same values as resizing the sliced frames.
+    start, length = frames_in // 4, max(1, frames_in // 2)
+    window = ops.temporal_window({"skeleton": clips[0], "frames": tf.constant(frames_in)}, frames_out,
+                                 length / frames_in, start / max(1, frames_in - length))["skeleton"]
+    np.testing.assert_allclose(window.numpy(), ops.resize_frames(clips[:1, :, start:start + length],
+                                                                 frames_out)[0].numpy(), atol=1e-6)
