@@ -17,7 +17,7 @@ def window_bounds(frames, ratio, position=0.5):
     return start, length
 
 
-def _resized_window(clips, start, length, frames_out):
+def _crop_and_resize(clips, start, length, frames_out):
     """Frames [start, start + length) of `clips` (..., T, V, M) resized to frames_out by
     linear interpolation along time with half-pixel centres: the values of
     tf.image.resize's bilinear (antialias off), from two gathers in the clips' own layout.
@@ -37,12 +37,7 @@ def _resized_window(clips, start, length, frames_out):
 def resize_frames(clips, frames_out):
     """(B, C, T, V, M) -> (B, C, frames_out, V, M) by linear interpolation along time
     (half-pixel centres)."""
-    return _resized_window(clips, 0, tf.shape(clips)[-3], frames_out)
-
-
-def _crop_and_resize(skeleton, start, length, frames_out):
-    """Frames [start, start + length) of one (C, T, V, M) clip resized to frames_out."""
-    return _resized_window(skeleton, start, length, frames_out)
+    return _crop_and_resize(clips, 0, tf.shape(clips)[-3], frames_out)
 
 
 def _with(features, skeleton, frames_out):

@@ -37,11 +37,16 @@ def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="fl
     clip_shape = (config.channels, config.frames, config.joints, config.persons)
 
     def predict(clips, ratio):
-        tf.debugging.assert_rank(clips, 5, message="clips must be (batch, C, T, V, M)")
-        tf.debugging.assert_equal(tf.shape(clips)[1:2], [config.channels], message=f"C must be {config.channels}")
-        tf.debugging.assert_equal(tf.shape(clips)[3:], [config.joints, config.persons],
-                                  message=f"V, M must be {config.joints}, {config.persons}")
-        tf.debugging.assert_all_finite(clips, "clips contain NaN or inf")
+        checks = [
+            tf.debugging.assert_rank(clips, 5, message="clips must be (batch, C, T, V, M)"),
+            tf.debugging.assert_equal(tf.shape(clips)[1:2], [config.channels], message=f"C must be {config.channels}"),
+            tf.debugging.assert_equal(tf.shape(clips)[3:], [config.joints, config.persons],
+                                      message=f"V, M must be {config.joints}, {config.persons}"),
+        ]
+        # The checks first: in a graph nothing else orders them before the ops that would
+        # fail on a wrong shape with a message naming no dimension.
+        with tf.control_dependencies([check for check in checks if check is not None]):
+            clips = tf.debugging.assert_all_finite(clips, "clips contain NaN or inf")
         sampled = tf.ensure_shape(resample_batch(clips, config.frames, ratio), (None,) + clip_shape)
         logits = model(sampled, training=False)
         probabilities = tf.add_n([tf.nn.softmax(tf.cast(logits[n], tf.float32)) for n in OUTPUTS]) / len(OUTPUTS)
