@@ -4,6 +4,8 @@ Every timing function returns a list with one figure per timed run (after a warm
 `summary` turns it into median, min and max.
 """
 import concurrent.futures
+import glob
+import json
 import multiprocessing
 import os
 import shutil
@@ -235,18 +237,37 @@ def copy_raw_files(sources, directory, count):
 
 
 def conversion_rates(raw_dir, out_root, files, workers=2, repeats=3):
-    """Raw files/s of the converter (parse, select bodies, serialize, write shards)."""
+    """The converter (parse, select bodies, serialize, write shards) over `files` raw files,
+    per run: `files_per_s` while its workers run, from the seconds each shard's receipt
+    records (summed over shards, divided by the workers); `start_s`, the rest of the wall
+    time: spawning the worker processes and importing TensorFlow in each, about 2 s here,
+    paid once per conversion. A whole-run rate over a few hundred files is mostly that
+    start (600 files: 2.5 s, 1.9 of them starting), so a dataset's time is extrapolated as
+    `start_s` + files / `files_per_s`."""
     from data_pipeline import build, sources
 
-    rates = []
+    runs = []
     for run in range(repeats):
         out = os.path.join(out_root, f"records{run}")
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
         build.build(sources.NTUSource(raw_dir, "ntu60_xsub"), out, files_per_shard=max(1, files // 8),
                     workers=workers, progress=False, log=lambda _: None)
-        rates.append(files / (time.perf_counter() - start))
-    return rates
+        wall = time.perf_counter() - start
+        receipts = glob.glob(os.path.join(out, "*.tfrecord.json"))
+        shard_seconds = 0.0
+        for receipt in receipts:
+            with open(receipt) as f:
+                shard_seconds += json.load(f)["seconds"]
+        working = shard_seconds / min(workers, len(receipts))
+        runs.append({"files_per_s": files / working, "start_s": max(0.0, wall - working),
+                     "whole_run_files_per_s": files / wall})
+    return runs
+
+
+def extrapolated_minutes(start_s, files_per_s, files):
+    """Minutes to convert `files` raw files: the converter's start plus the files at its rate."""
+    return (start_s + files / files_per_s) / 60
 
 
 def input_rates(records_dir, batch_size, frames, batches=50, repeats=3):

@@ -164,16 +164,21 @@ def run(config):
                 measure.write_raw_files(os.path.join(root, "raw"), files)
             results["raw_files"] = (f"copies of {len(real)} real NTU files" if real
                                     else "synthetic NTU-format files, 70-130 frames")
-            rates = measure.conversion_rates(os.path.join(root, "raw"), root, files, FLAGS.workers,
-                                             repeats if "conversion" in FLAGS.only else 1)
+            runs = measure.conversion_rates(os.path.join(root, "raw"), root, files, FLAGS.workers,
+                                            repeats if "conversion" in FLAGS.only else 1)
             if "conversion" in FLAGS.only:
-                figure = measure.summary(rates)
-                figure.update(files=files, workers=FLAGS.workers,
-                              ntu60_minutes=measure.NTU60_FILES / figure["median"] / 60,
-                              ntu120_minutes=measure.NTU120_FILES / figure["median"] / 60)
+                figure = measure.summary([run["files_per_s"] for run in runs])
+                start = measure.summary([run["start_s"] for run in runs])
+                whole = measure.summary([run["whole_run_files_per_s"] for run in runs])
+                figure.update(files=files, workers=FLAGS.workers, start_s=start, whole_run_files_per_s=whole,
+                              ntu60_minutes=measure.extrapolated_minutes(start["median"], figure["median"],
+                                                                         measure.NTU60_FILES),
+                              ntu120_minutes=measure.extrapolated_minutes(start["median"], figure["median"],
+                                                                          measure.NTU120_FILES))
                 results["conversion_files_per_s"] = figure
-                _say(f"conversion: {_fmt(figure, ' files/s', 0)} on {FLAGS.workers} workers -> NTU-60 in "
-                     f"{figure['ntu60_minutes']:.1f} min, NTU-120 in {figure['ntu120_minutes']:.1f} min")
+                _say(f"conversion: {_fmt(figure, ' files/s', 0)} on {FLAGS.workers} workers once started, start "
+                     f"{_fmt(start, ' s', 2)} ({_fmt(whole, ' files/s', 0)} over the whole run of {files} files) "
+                     f"-> NTU-60 in {figure['ntu60_minutes']:.1f} min, NTU-120 in {figure['ntu120_minutes']:.1f} min")
             if "input" in FLAGS.only:
                 figure = measure.summary(measure.in_fresh_process(
                     measure.input_rates, os.path.join(root, "records0"), FLAGS.batch_size, config.frames,
@@ -246,9 +251,10 @@ def markdown_table(results):
                      f"{_fmt(figure, ' samples/s', 0)}{extra} |")
     if "conversion_files_per_s" in results:
         figure = results["conversion_files_per_s"]
-        lines.append(f"| conversion ({figure['workers']} workers, {results['raw_files']}) | "
-                     f"{_fmt(figure, ' files/s', 0)}: NTU-60 "
-                     f"{figure['ntu60_minutes']:.1f} min, NTU-120 {figure['ntu120_minutes']:.1f} min |")
+        lines.append(f"| conversion ({figure['workers']} workers, {figure['files']} files: {results['raw_files']}): "
+                     f"rate once started, start time | {_fmt(figure, ' files/s', 0)}, "
+                     f"{_fmt(figure['start_s'], ' s', 2)}: NTU-60 {figure['ntu60_minutes']:.1f} min, NTU-120 "
+                     f"{figure['ntu120_minutes']:.1f} min (whole run: {_fmt(figure['whole_run_files_per_s'], ' files/s', 0)}) |")
     if "serving_floor_ms_batch1" in results:
         floor = results["serving_floor_ms_batch1"]
         lines.append(f"| serving floor, batch 1: FLOPs at the matmul rate + attention weights at the softmax rate | "

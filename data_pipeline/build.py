@@ -38,6 +38,7 @@ def write_shard(task):
     import tensorflow as tf
 
     path, source, items, ignore, storage_dtype = task
+    started = time.perf_counter()  # after the TensorFlow import, which a fresh worker pays once
     receipt = {"shard": os.path.basename(path), "read": 0, "written": 0, "skipped": [], "class_counts": {}}
     temporary = f"{path}.tmp-{os.getpid()}"
     with tf.io.TFRecordWriter(temporary) as writer:
@@ -56,6 +57,7 @@ def write_shard(task):
             label = str(sample.label)
             receipt["class_counts"][label] = receipt["class_counts"].get(label, 0) + 1
     os.replace(temporary, path)
+    receipt["seconds"] = round(time.perf_counter() - started, 4)
     with open(f"{path}.json", "w") as f:
         json.dump(receipt, f)
     return receipt

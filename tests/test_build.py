@@ -65,6 +65,9 @@ def test_ntu_build_counts_skips_and_values(tmp_path):
         np.testing.assert_allclose(written[name]["skeleton"].numpy(), expected.data, rtol=2e-3, atol=2e-3)
         assert int(written[name]["label"]) == expected.label
     assert not list(out.glob("*.tmp-*"))
+    # Each shard's receipt counts its files and the seconds they took (bench: the rate once started).
+    receipts = [json.loads(p.read_text()) for p in out.glob("*.tfrecord.json")]
+    assert sum(r["read"] for r in receipts) == 13 and all(r["seconds"] > 0 for r in receipts)
 
 
 def test_rerun_resumes_and_parallel_equals_serial(tmp_path):
