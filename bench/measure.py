@@ -287,9 +287,11 @@ def input_rates(records_dir, batch_size, frames, batches=50, repeats=3):
     return rates
 
 
-def serving_latencies(config, batch_size, clip_frames=100, calls=30, repeats=3, threads=None):
+def serving_latencies(config, batch_size, clip_frames=100, calls=30, repeats=3, threads=None, persons=None):
     """[(p50 ms, p99 ms)] per run of `calls` requests to the exported SavedModel's
     serving_default, loaded as TF Serving loads it (no project code in the call path).
+    `persons`: how many of each clip's M person slots hold a person (the rest zeros, as
+    an absent person is stored); None: all M.
     `threads`: (inter-op, intra-op) thread counts, as TF Serving's
     --tensorflow_inter_op_parallelism / --tensorflow_intra_op_parallelism set them (set
     before TensorFlow starts: call in a fresh process); None keeps TensorFlow's defaults."""
@@ -306,8 +308,10 @@ def serving_latencies(config, batch_size, clip_frames=100, calls=30, repeats=3, 
     try:
         export.export(build_model(config), config, os.path.join(root, "1"))
         serve = tf.saved_model.load(os.path.join(root, "1")).signatures["serving_default"]
-        clips = tf.constant(np.random.default_rng(0).normal(
-            size=(batch_size, config.channels, clip_frames, config.joints, config.persons)).astype(np.float32))
+        clips = np.random.default_rng(0).normal(
+            size=(batch_size, config.channels, clip_frames, config.joints, config.persons)).astype(np.float32)
+        clips[..., config.persons if persons is None else persons:] = 0
+        clips = tf.constant(clips)
         for _ in range(3):
             serve(clips=clips)["probabilities"].numpy()
         runs = []

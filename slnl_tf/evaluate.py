@@ -22,12 +22,17 @@ FUSED = "fused"
 
 
 def collect_scores(model, dataset):
-    """Runs the model over a dataset of {"skeleton", "label", "name"} batches."""
+    """Runs the model over a dataset of {"skeleton", "label", "name"} batches, computing
+    only the persons present in each clip (slnl_tf.present_persons)."""
     import keras
+    import tensorflow as tf
 
+    from slnl_tf.present_persons import PresentPersonsModel
+
+    logits_of = tf.function(PresentPersonsModel(model), reduce_retracing=True)
     names, labels, scores = [], [], {name: [] for name in OUTPUTS}
     for batch in dataset:
-        logits = model(batch["skeleton"], training=False)
+        logits = logits_of(batch["skeleton"])
         for name in OUTPUTS:
             scores[name].append(keras.ops.convert_to_numpy(keras.ops.softmax(logits[name])))
         names += [n.decode() for n in batch["name"].numpy()]

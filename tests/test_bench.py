@@ -33,7 +33,9 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert conversion["median"] >= conversion["whole_run_files_per_s"]["median"] > 0
     assert conversion["start_s"]["median"] >= 0
     assert conversion["ntu60_minutes"] * 60 >= measure.NTU60_FILES / conversion["median"]
-    assert set(results["serving_ms"]) == {"batch=1", "batch=1, inter_op=2 intra_op=1", "batch=64"}
+    assert set(results["serving_ms"]) == {
+        "batch=1, 2 of 2 persons", "batch=1, 2 of 2 persons, inter_op=2 intra_op=1", "batch=1, 1 of 2 persons",
+        "batch=1, 1 of 2 persons, inter_op=2 intra_op=1", "batch=64, 2 of 2 persons"}
     assert results["softmax_gelements_per_s"]["median"] > 0
     floor = results["serving_floor_ms_batch1"]
     assert floor["matmuls"] > 0 and floor["softmax"] > 0 and floor["total"] == floor["matmuls"] + floor["softmax"]
@@ -46,7 +48,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert results["raw_files"] == (f"copies of {len(real)} real NTU files" if real else
                                     "synthetic NTU-format files, 70-130 frames")
     text = md.read_text()
-    assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text and "| serving batch=1 |" in text
+    assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text and "| serving batch=1, 1 of 2 persons |" in text
     assert "| serving floor, batch 1:" in text
 
 
