@@ -26,13 +26,24 @@ def summary(values):
     return {"median": values[len(values) // 2], "min": values[0], "max": values[-1], "runs": len(values)}
 
 
-def machine():
+def cpu_name():
+    """The CPU's model name (Linux's /proc/cpuinfo), else what `platform` says."""
     import platform
 
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine():
     import tensorflow as tf
 
-    return {"tensorflow": tf.__version__, "cpu_cores": os.cpu_count(), "cpu": platform.processor() or
-            platform.machine(), "devices": [d.device_type for d in tf.config.list_physical_devices()],
+    return {"tensorflow": tf.__version__, "cpu_cores": os.cpu_count(), "cpu": cpu_name(), "devices": [d.device_type for d in tf.config.list_physical_devices()],
             "gpus": [tf.config.experimental.get_device_details(d).get("device_name", "GPU")
                      for d in tf.config.list_physical_devices("GPU")]}
 

@@ -209,6 +209,7 @@ def run(config):
         cases = [(1, single_calls, None, None), (1, single_calls, (2, 1), None), (64, batch_calls, None, None)]
         if config.persons > 1:
             cases[2:2] = [(1, single_calls, None, 1), (1, single_calls, (2, 1), 1)]
+            cases.append((64, batch_calls, None, 1))
         for batch, calls, threads, persons in cases:
             runs = measure.in_fresh_process(measure.serving_latencies, config, batch, calls=calls, repeats=repeats,
                                             threads=threads, persons=persons)
