@@ -165,8 +165,11 @@ def training_rate_limits(forward_gflops, attention_weights, matmul_gflops, memor
 
 
 def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):
-    """Samples/s of full training steps (forward, backward, AdamW update) on clips already on
-    the device (so the figure is the model's, not the input's)."""
+    """[(samples/s, matmul GFLOP/s)] per timed run: full training steps (forward, backward,
+    AdamW update) on clips already on the device (so the figure is the model's, not the
+    input's), each run right after a timed run of `matmul_gflops` in the compute dtype, in
+    this process. The host's speed drifts within minutes (bench/RESULTS.md), so MFU divides
+    each training run by the matmul rate measured beside it."""
     import keras
     import tensorflow as tf
 
@@ -183,12 +186,14 @@ def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_preci
         x = tf.constant(clips)
         y = {name: tf.constant(labels) for name in OUTPUTS}
         model.train_on_batch(x, y)  # build and compile
+        compute_dtype = keras.mixed_precision.global_policy().compute_dtype
         rates = []
         for _ in range(repeats):
+            matmul_rate = matmul_gflops(repeats=1, dtype=compute_dtype)[0]
             start = time.perf_counter()
             for _ in range(steps):
                 loss = model.train_on_batch(x, y)
-            rates.append(steps * batch_size / (time.perf_counter() - start))
+            rates.append((steps * batch_size / (time.perf_counter() - start), matmul_rate))
         if not np.all(np.isfinite(loss)):
             raise FloatingPointError(f"non-finite training loss {loss}")
         return rates

@@ -14,8 +14,9 @@ training, layer, input and serving figures each in a fresh Python process):
    TensorFlow, memory GB/s (a float32 elementwise op over 512 MB), and the softmax rate
    (G elements/s, rows of 512: its exponentials are work the FLOP count leaves out);
 3. training rate: samples/s of full steps with and without jit_compile, and model-FLOP
-   utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate
-   (with --mixed_precision, the matmul rate in that precision); and the rates the two
+   utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate, per
+   timed run against the matmul rate timed just before it in the same process (with
+   --mixed_precision, in that precision); and the rates the two
    limits allow: all FLOPs at the matmul rate, and the attention score tensors' passes
    (measure.SCORE_PASSES_PER_STEP per weight) at the memory bandwidth;
 4. input rate: the tf.data training input alone from sharded records, vs the training rate;
@@ -67,6 +68,10 @@ FLAGS = flags.FLAGS
 def _fmt(figure, unit="", digits=1):
     return (f"{figure['median']:.{digits}f}{unit} ({figure['min']:.{digits}f}-{figure['max']:.{digits}f}, "
             f"{figure['runs']} runs)")
+
+
+def _percent(figure):
+    return {key: 100 * value if key != "runs" else value for key, value in figure.items()}
 
 
 def _say(text):
@@ -140,10 +145,15 @@ def run(config):
                 results["training"][key] = {"error": str(error).splitlines()[0][:300]}
                 _say(f"train {key}: FAILED {results['training'][key]['error']}")
                 continue
-            figure = measure.summary(rates)
-            figure["mfu"] = figure["median"] * 3 * forward_gflops / reference
+            figure = measure.summary([samples_per_s for samples_per_s, _ in rates])
+            figure["per_run"] = [{"samples_per_s": samples_per_s, "matmul_gflops": matmul_rate,
+                                  "mfu": samples_per_s * 3 * forward_gflops / matmul_rate}
+                                 for samples_per_s, matmul_rate in rates]
+            figure["mfu_runs"] = measure.summary([run["mfu"] for run in figure["per_run"]])
+            figure["mfu"] = figure["mfu_runs"]["median"]
             results["training"][key] = figure
-            _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%} of the matmul rate")
+            _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {_fmt(_percent(figure['mfu_runs']), ' %')} of "
+                 f"the matmul rate timed before each run ({_fmt(measure.summary([r[1] for r in rates]), ' GFLOP/s')})")
     if "layers" in FLAGS.only:
         rows = measure.in_fresh_process(measure.layer_profile, config, FLAGS.batch_size, repeats)
         results["layer_profile_ms"] = rows
@@ -236,7 +246,7 @@ def markdown_table(results):
         lines.append(f"| float32 matmul rate | {_fmt(results['matmul_gflops'], ' GFLOP/s')} |")
     if "matmul_gflops_mixed" in results:
         figure = results["matmul_gflops_mixed"]
-        lines.append(f"| {figure['dtype']} matmul rate (MFU reference) | {_fmt(figure, ' GFLOP/s')} |")
+        lines.append(f"| {figure['dtype']} matmul rate (the training limits' reference) | {_fmt(figure, ' GFLOP/s')} |")
     if "memory_gbytes_per_s" in results:
         lines.append(f"| memory bandwidth (float32 elementwise over 512 MB, read + write) | "
                      f"{_fmt(results['memory_gbytes_per_s'], ' GB/s')} |")
@@ -250,7 +260,8 @@ def markdown_table(results):
                      f"{limits['compute']:.1f} / {limits['score_traffic']:.1f} / {limits['both_in_turn']:.1f} "
                      f"samples/s |")
     for key, figure in results.get("training", {}).items():
-        value = figure["error"] if "error" in figure else f"{_fmt(figure, ' samples/s')}, MFU {figure['mfu']:.1%}"
+        value = figure["error"] if "error" in figure else (
+            f"{_fmt(figure, ' samples/s')}, MFU {_fmt(_percent(figure['mfu_runs']), ' %')}")
         lines.append(f"| training, {key} | {value} |")
     if "input_samples_per_s" in results:
         figure = results["input_samples_per_s"]

@@ -22,7 +22,14 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out.read_text())
     assert len(results["model_cost"]) > 10 and results["matmul_gflops"]["median"] > 0
-    assert results["training"]["jit_compile=false"]["mfu"] > 0
+    # MFU divides each training run by the matmul rate timed beside it.
+    training = results["training"]["jit_compile=false"]
+    forward_gflops = results["model_cost"][0]["gflops_per_clip"]
+    assert len(training["per_run"]) == training["runs"] == 1
+    for run in training["per_run"]:
+        assert run["matmul_gflops"] > 0
+        assert abs(run["mfu"] - run["samples_per_s"] * 3 * forward_gflops / run["matmul_gflops"]) < 1e-12
+    assert training["mfu"] == training["mfu_runs"]["median"] > 0
     assert results["memory_gbytes_per_s"]["median"] > 0 and results["model_cost"][0]["attention_weights_per_clip"] > 0
     limits = results["training_limits_samples_per_s"]
     assert 0 < limits["both_in_turn"] < min(limits["compute"], limits["score_traffic"])
@@ -49,7 +56,8 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert results["raw_files"] == (f"copies of {len(real)} real NTU files" if real else
                                     "synthetic NTU-format files, 70-130 frames")
     text = md.read_text()
-    assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text and "| serving batch=1, 1 of 2 persons |" in text
+    assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text
+    assert "| serving batch=1, 1 of 2 persons |" in text
     assert "| serving floor, batch 1:" in text
 
 
