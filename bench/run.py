@@ -19,7 +19,9 @@ training, layer, input and serving figures each in a fresh Python process):
    --mixed_precision, in that precision); and the rates the two
    limits allow: all FLOPs at the matmul rate, and the attention score tensors' passes
    (measure.SCORE_PASSES_PER_STEP per weight) at the memory bandwidth;
-4. input rate: the tf.data training input alone from sharded records, vs the training rate;
+4. input rate: the tf.data training input alone from sharded records, vs the training rate,
+   and training fed by that input against training on one cached batch, in turn (the input
+   bounds the step where their ratio falls below 1);
 5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120 (copies
    of the real files in ../shared/data/ntu/raw when present, else synthetic files);
 6. serving latency: p50 / p99 of the exported SavedModel at batch 1 (TensorFlow's default
@@ -200,6 +202,18 @@ def run(config):
                     figure["vs_fastest_training"] = figure["median"] / max(trained)
                     ratio = f", {figure['vs_fastest_training']:.0f}x the fastest training rate"
                 _say(f"input: {_fmt(figure, ' samples/s', 0)} at batch {FLAGS.batch_size}, T={config.frames}{ratio}")
+                jit = project_flags.jit_compile_from_flag("auto", len(results["machine"]["gpus"]))
+                rounds = measure.in_fresh_process(
+                    measure.fed_training_rates, config, os.path.join(root, "records0"), FLAGS.batch_size, jit,
+                    steps=2 if FLAGS.quick else 5, repeats=repeats, mixed_precision=FLAGS.mixed_precision)
+                figure = {name: measure.summary(rates) for name, rates in rounds.items()}
+                figure["fed_vs_resident"] = measure.summary([fed / resident for fed, resident in
+                                                             zip(rounds["fed"], rounds["resident"])])
+                figure["jit_compile"] = jit
+                results["fed_training_samples_per_s"] = figure
+                _say(f"training fed by the input (jit_compile={jit}): {_fmt(figure['fed'], ' samples/s')} vs "
+                     f"{_fmt(figure['resident'], ' samples/s')} on one cached batch: "
+                     f"{_fmt(figure['fed_vs_resident'], '', 3)} per round")
         finally:
             shutil.rmtree(root)
     if "serving" in FLAGS.only:
@@ -268,6 +282,11 @@ def markdown_table(results):
         extra = f", {figure['vs_fastest_training']:.0f}x training" if "vs_fastest_training" in figure else ""
         lines.append(f"| input (tf.data alone, records of {results['raw_files']}) | "
                      f"{_fmt(figure, ' samples/s', 0)}{extra} |")
+    if "fed_training_samples_per_s" in results:
+        figure = results["fed_training_samples_per_s"]
+        lines.append(f"| training fed by that input vs on one cached batch, jit_compile={figure['jit_compile']} | "
+                     f"{_fmt(figure['fed'], ' samples/s')} vs {_fmt(figure['resident'], ' samples/s')}: "
+                     f"{_fmt(figure['fed_vs_resident'], '', 3)} |")
     if "conversion_files_per_s" in results:
         figure = results["conversion_files_per_s"]
         lines.append(f"| conversion ({figure['workers']} workers, {figure['files']} files: {results['raw_files']}): "

@@ -34,6 +34,9 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     limits = results["training_limits_samples_per_s"]
     assert 0 < limits["both_in_turn"] < min(limits["compute"], limits["score_traffic"])
     assert results["input_samples_per_s"]["median"] > 0
+    fed = results["fed_training_samples_per_s"]
+    assert fed["fed"]["median"] > 0 and fed["resident"]["median"] > 0 and fed["fed_vs_resident"]["median"] > 0
+    assert fed["jit_compile"] is False  # the project's default on a machine without a GPU
     # The converter's rate once its workers run (from the shards' receipts) is at least its
     # whole-run rate, and the extrapolation adds the start once.
     conversion = results["conversion_files_per_s"]
