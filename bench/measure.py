@@ -329,7 +329,7 @@ def fed_training_rates(config, records_dir, batch_size, jit_compile, steps=5, re
         rates = {name: [] for name in datasets}
         for _ in range(repeats):
             for name, dataset in datasets.items():
-                history = model.fit(dataset, epochs=2, steps_per_epoch=steps, verbose=0,
+                history = model.fit(dataset, epochs=2, steps_per_epoch=steps, verbose=0, shuffle=False,
                                     callbacks=[training.Throughput(batch_size)])
                 rates[name].append(history.history["samples_per_second"][-1])
         return rates
