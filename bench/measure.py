@@ -43,7 +43,8 @@ def cpu_name():
 def machine():
     import tensorflow as tf
 
-    return {"tensorflow": tf.__version__, "cpu_cores": os.cpu_count(), "cpu": cpu_name(), "devices": [d.device_type for d in tf.config.list_physical_devices()],
+    return {"tensorflow": tf.__version__, "cpu_cores": os.cpu_count(), "cpu": cpu_name(),
+            "devices": [d.device_type for d in tf.config.list_physical_devices()],
             "gpus": [tf.config.experimental.get_device_details(d).get("device_name", "GPU")
                      for d in tf.config.list_physical_devices("GPU")]}
 

@@ -52,7 +52,12 @@ def test_computes_only_the_persons_present():
     wrapped = PresentPersonsModel(_model_with_random_weights())
     computed_rows = []
     per_person = wrapped.per_person
-    wrapped.per_person = lambda rows, training: computed_rows.append(rows.shape[0]) or per_person(rows, training=training)
+
+    def counting(rows, training):
+        computed_rows.append(rows.shape[0])
+        return per_person(rows, training=training)
+
+    wrapped.per_person = counting
     clips = _clips(5)
     clips[0, ..., 1] = 0
     clips[1, ..., 1] = clips[1, ..., 0] + 1  # two persons
