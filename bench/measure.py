@@ -306,26 +306,24 @@ def input_rates(records_dir, batch_size, frames, batches=50, repeats=3):
 
 def fed_training_rates(config, records_dir, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):
     """{"resident": [samples/s], "fed": [samples/s]} per round: Keras fit of the model
-    compiled as training compiles it, on one batch repeated from a cache, and on the
-    training input of `input_rates` (shards, shuffle, crop, rotation, scale, prefetch), in
-    turn in this process. Each fit runs a warm-up epoch (tracing, filling the shuffle
+    compiled as training compiles it, on one batch repeated from a cache, and on training's
+    own input with `input_rates`' augmentation (shards, shuffle, crop, rotation, scale,
+    prefetch), in turn in this process. Each fit runs a warm-up epoch (tracing, filling the shuffle
     buffer) and one timed epoch of `steps` steps. fed / resident near 1: the input does not
     bound the step."""
     import keras
+    import tensorflow as tf
 
-    from data_pipeline import input as data_input
     from slnl_tf import training
-    from slnl_tf.model import OUTPUTS
 
     keras.mixed_precision.set_global_policy(mixed_precision if mixed_precision != "none" else "float32")
     try:
         keras.utils.set_random_seed(0)
         options = training.TrainOptions(model_dir="", data_dir=records_dir, batch_size=batch_size,
-                                        jit_compile=jit_compile, mixed_precision=mixed_precision, warmup_epochs=0.0)
+                                        rotation_degrees=17.0, scale_range=(0.9, 1.1), jit_compile=jit_compile,
+                                        mixed_precision=mixed_precision, warmup_epochs=0.0)
         model, _ = training.build_compiled_model(config, options, steps_per_epoch=steps)
-        fed = data_input.make_dataset(records_dir, "train", batch_size=batch_size, frames=config.frames, training=True,
-                                      seed=0, rotation_degrees=17.0, scale_range=(0.9, 1.1))
-        fed = fed.map(lambda batch: (batch["skeleton"], {name: batch["label"] for name in OUTPUTS}))
+        fed, _ = training.make_datasets(options, config, tf.distribute.get_strategy())
         datasets = {"resident": fed.take(1).cache().repeat(), "fed": fed}
         rates = {name: [] for name in datasets}
         for _ in range(repeats):
