@@ -319,7 +319,9 @@ def fed_training_rates(config, records_dir, batch_size, jit_compile, steps=5, re
     keras.mixed_precision.set_global_policy(mixed_precision if mixed_precision != "none" else "float32")
     try:
         keras.utils.set_random_seed(0)
-        options = training.TrainOptions(model_dir="", data_dir=records_dir, batch_size=batch_size,
+        # eval_split: make_datasets also makes a validation set (unused here) and the bench's
+        # records may hold no test split.
+        options = training.TrainOptions(model_dir="", data_dir=records_dir, eval_split="train", batch_size=batch_size,
                                         rotation_degrees=17.0, scale_range=(0.9, 1.1), jit_compile=jit_compile,
                                         mixed_precision=mixed_precision, warmup_epochs=0.0)
         model, _ = training.build_compiled_model(config, options, steps_per_epoch=steps)
