@@ -211,9 +211,9 @@ def run(config):
                                                              zip(rounds["fed"], rounds["resident"])])
                 figure["jit_compile"] = jit
                 results["fed_training_samples_per_s"] = figure
-                _say(f"training fed by the input (jit_compile={jit}): {_fmt(figure['fed'], ' samples/s')} vs "
-                     f"{_fmt(figure['resident'], ' samples/s')} on one cached batch: "
-                     f"{_fmt(figure['fed_vs_resident'], '', 3)} per round")
+                _say(f"training fed by the input (jit_compile={str(jit).lower()}): "
+                     f"{_fmt(figure['fed'], ' samples/s')} vs {_fmt(figure['resident'], ' samples/s')} on one "
+                     f"cached batch: {_fmt(figure['fed_vs_resident'], '', 3)} per round")
         finally:
             shutil.rmtree(root)
     if "serving" in FLAGS.only:
@@ -284,7 +284,8 @@ def markdown_table(results):
                      f"{_fmt(figure, ' samples/s', 0)}{extra} |")
     if "fed_training_samples_per_s" in results:
         figure = results["fed_training_samples_per_s"]
-        lines.append(f"| training fed by that input vs on one cached batch, jit_compile={figure['jit_compile']} | "
+        jit = str(figure["jit_compile"]).lower()
+        lines.append(f"| training fed by that input vs on one cached batch, jit_compile={jit} | "
                      f"{_fmt(figure['fed'], ' samples/s')} vs {_fmt(figure['resident'], ' samples/s')}: "
                      f"{_fmt(figure['fed_vs_resident'], '', 3)} |")
     if "conversion_files_per_s" in results:
