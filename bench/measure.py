@@ -4,6 +4,7 @@ Every timing function returns a list with one figure per timed run (after a warm
 `summary` turns it into median, min and max.
 """
 import concurrent.futures
+import contextlib
 import glob
 import json
 import multiprocessing
@@ -165,6 +166,18 @@ def training_rate_limits(forward_gflops, attention_weights, matmul_gflops, memor
             "both_in_turn": 1 / (1 / compute + 1 / score_traffic), "score_gbytes_per_clip": traffic_gbytes}
 
 
+@contextlib.contextmanager
+def _global_policy(mixed_precision):
+    """Keras' global dtype policy set to `mixed_precision` ('none': float32) inside, float32 after."""
+    import keras
+
+    keras.mixed_precision.set_global_policy(mixed_precision if mixed_precision != "none" else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):
     """[(samples/s, matmul GFLOP/s)] per timed run: full training steps (forward, backward,
     AdamW update) on clips already on the device (so the figure is the model's, not the
@@ -177,8 +190,7 @@ def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_preci
     from data_pipeline import synthetic
     from slnl_tf.model import OUTPUTS, build_losses, build_model
 
-    keras.mixed_precision.set_global_policy(mixed_precision if mixed_precision != "none" else "float32")
-    try:
+    with _global_policy(mixed_precision):
         keras.utils.set_random_seed(0)
         clips, labels = synthetic.make_clips(batch_size, config.num_classes, config.frames, config.joints,
                                              config.persons)
@@ -198,8 +210,6 @@ def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_preci
         if not np.all(np.isfinite(loss)):
             raise FloatingPointError(f"non-finite training loss {loss}")
         return rates
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
 
 
 def in_fresh_process(function, *args, **kwargs):
@@ -308,16 +318,15 @@ def fed_training_rates(config, records_dir, batch_size, jit_compile, steps=5, re
     """{"resident": [samples/s], "fed": [samples/s]} per round: Keras fit of the model
     compiled as training compiles it, on one batch repeated from a cache, and on training's
     own input with `input_rates`' augmentation (shards, shuffle, crop, rotation, scale,
-    prefetch), in turn in this process. Each fit runs a warm-up epoch (tracing, filling the shuffle
-    buffer) and one timed epoch of `steps` steps. fed / resident near 1: the input does not
-    bound the step."""
+    prefetch), in turn in this process. Each fit runs a warm-up epoch (tracing, filling the
+    shuffle buffer) and one timed epoch of `steps` steps. fed / resident near 1: the input
+    does not bound the step."""
     import keras
     import tensorflow as tf
 
     from slnl_tf import training
 
-    keras.mixed_precision.set_global_policy(mixed_precision if mixed_precision != "none" else "float32")
-    try:
+    with _global_policy(mixed_precision):
         keras.utils.set_random_seed(0)
         # eval_split: make_datasets also makes a validation set (unused here) and the bench's
         # records may hold no test split.
@@ -334,8 +343,6 @@ def fed_training_rates(config, records_dir, batch_size, jit_compile, steps=5, re
                                     callbacks=[training.Throughput(batch_size)])
                 rates[name].append(history.history["samples_per_second"][-1])
         return rates
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
 
 
 def serving_latencies(config, batch_size, clip_frames=100, calls=30, repeats=3, threads=None, persons=None):

@@ -21,15 +21,11 @@ from slnl_tf.model import OUTPUTS
 FUSED = "fused"
 
 
-def collect_scores(model, dataset):
-    """Runs the model over a dataset of {"skeleton", "label", "name"} batches, computing
-    only the persons present in each clip (slnl_tf.present_persons)."""
+def collect_scores(logits_of, dataset):
+    """Runs `logits_of` (clips -> logits per head) over a dataset of {"skeleton", "label",
+    "name"} batches."""
     import keras
-    import tensorflow as tf
 
-    from slnl_tf.present_persons import PresentPersonsModel
-
-    logits_of = tf.function(PresentPersonsModel(model), reduce_retracing=True)
     names, labels, scores = [], [], {name: [] for name in OUTPUTS}
     for batch in dataset:
         logits = logits_of(batch["skeleton"])
@@ -97,16 +93,21 @@ def report(names, labels, scores, num_classes, class_names, out_dir):
 def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95, clips=1):
     """Scores `split`; with clips > 1 the probabilities of `clips` windows spread evenly
     from the start to the end of each sample's valid frames are averaged."""
+    import tensorflow as tf
+
     from data_pipeline import input as data_input
+    from slnl_tf.present_persons import PresentPersonsModel
 
     manifest = data_input.read_manifest(data_dir)
+    # Only the persons present in each clip are computed; made once for all windows (one trace).
+    logits_of = tf.function(PresentPersonsModel(model), reduce_retracing=True)
     positions = [0.5] if clips == 1 else np.linspace(0.0, 1.0, clips)
     names, labels, scores = None, None, None
     for position in positions:
         dataset = data_input.make_dataset(data_dir, split, batch_size=batch_size, frames=config.frames,
                                           training=False, eval_crop_ratio=eval_crop_ratio,
                                           eval_window_position=float(position), keep_names=True)
-        clip_names, labels, clip_scores = collect_scores(model, dataset)
+        clip_names, labels, clip_scores = collect_scores(logits_of, dataset)
         if names is not None and not np.array_equal(names, clip_names):
             raise RuntimeError("evaluation passes returned samples in different orders")
         names = clip_names
