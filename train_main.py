@@ -72,6 +72,7 @@ def main(argv):
 
     from data_pipeline import input as data_input
     from slnl_tf import evaluate, training
+    from slnl_tf.model import build_model
     from slnl_tf.model_cost import flops_per_clip
 
     manifest = data_input.read_manifest(FLAGS.data_dir)
@@ -91,6 +92,11 @@ def main(argv):
         tf.config.experimental.enable_op_determinism()
 
     accelerators = len(tf.config.list_physical_devices("GPU")) + len(tf.config.list_physical_devices("TPU"))
+    jit_compile = project_flags.jit_compile_from_flag(FLAGS.jit_compile, accelerators)
+    try:
+        skip_absent_persons = project_flags.skip_absent_persons_from_flag(FLAGS.skip_absent_persons, jit_compile)
+    except ValueError as error:
+        raise app.UsageError(str(error))
     options = training.TrainOptions(
         model_dir=FLAGS.model_dir, data_dir=FLAGS.data_dir, train_split=FLAGS.train_split,
         eval_split=FLAGS.eval_split, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch,
@@ -100,11 +106,11 @@ def main(argv):
         eval_crop_ratio=FLAGS.eval_crop_ratio, rotation_degrees=FLAGS.rotation_degrees,
         scale_range=tuple(float(v) for v in FLAGS.scale_range), strategy=FLAGS.strategy,
         training_loop=FLAGS.training_loop, mixed_precision=FLAGS.mixed_precision,
-        jit_compile=project_flags.jit_compile_from_flag(FLAGS.jit_compile, accelerators), seed=FLAGS.seed)
+        jit_compile=jit_compile, skip_absent_persons=skip_absent_persons, seed=FLAGS.seed)
     counts = {split: info["written"] for split, info in manifest["splits"].items()}
     print(f"data: {FLAGS.data_dir} {counts}, {config.num_classes} classes (chance {1 / config.num_classes:.1%})")
-    print(f"jit_compile={options.jit_compile} ({accelerators} accelerator(s)), mixed precision "
-          f"{options.mixed_precision}", flush=True)
+    print(f"jit_compile={options.jit_compile} ({accelerators} accelerator(s)), absent persons skipped: "
+          f"{options.skip_absent_persons}, mixed precision {options.mixed_precision}", flush=True)
     try:
         model, _, _ = training.train(config, options)
     except training.TrainingDiverged as error:
@@ -114,7 +120,8 @@ def main(argv):
     if not model.distribute_strategy.extended.should_checkpoint:
         print("trained; this worker is not the chief, which evaluates and exports")
         return
-    print(f"model: {model.count_params():,} parameters, {flops_per_clip(model) / 1e9:.3f} GFLOPs per clip")
+    print(f"model: {model.count_params():,} parameters, {flops_per_clip(build_model(config)) / 1e9:.3f} "
+          "GFLOPs per clip")
 
     out_dir = os.path.join(FLAGS.model_dir, f"eval_{FLAGS.eval_split}")
     metrics, matrix = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,

@@ -178,38 +178,72 @@ def _global_policy(mixed_precision):
         keras.mixed_precision.set_global_policy("float32")
 
 
-def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):
-    """[(samples/s, matmul GFLOP/s)] per timed run: full training steps (forward, backward,
-    AdamW update) on clips already on the device (so the figure is the model's, not the
-    input's), each run right after a timed run of `matmul_gflops` in the compute dtype, in
-    this process. The host's speed drifts within minutes (bench/RESULTS.md), so MFU divides
-    each training run by the matmul rate measured beside it."""
+def _resident_training(config, batch_size, jit_compile, skip_absent_persons=False):
+    """`step()`, one training step on a fixed batch already on the device, and that batch's
+    clips (synthetic, 30 % of them with two persons); one step has built and compiled it."""
     import keras
     import tensorflow as tf
 
     from data_pipeline import synthetic
     from slnl_tf.model import OUTPUTS, build_losses, build_model
 
+    keras.utils.set_random_seed(0)
+    clips, labels = synthetic.make_clips(batch_size, config.num_classes, config.frames, config.joints,
+                                         config.persons)
+    model = build_model(config, skip_absent_persons=skip_absent_persons)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=build_losses(config), jit_compile=jit_compile)
+    x = tf.constant(clips)
+    y = {name: tf.constant(labels) for name in OUTPUTS}
+
+    def step():
+        loss = model.train_on_batch(x, y)
+        if not np.all(np.isfinite(loss)):
+            raise FloatingPointError(f"non-finite training loss {loss}")
+
+    step()
+    return step, clips
+
+
+def _samples_per_s(step, steps, batch_size):
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):
+    """[(samples/s, matmul GFLOP/s)] per timed run: full training steps (forward, backward,
+    AdamW update) on clips already on the device (so the figure is the model's, not the
+    input's), each run right after a timed run of `matmul_gflops` in the compute dtype, in
+    this process. The host's speed drifts within minutes (bench/RESULTS.md), so MFU divides
+    each training run by the matmul rate measured beside it. Every person slot is computed
+    (no skip_absent_persons), so that the model's FLOPs are the work done."""
+    import keras
+
     with _global_policy(mixed_precision):
-        keras.utils.set_random_seed(0)
-        clips, labels = synthetic.make_clips(batch_size, config.num_classes, config.frames, config.joints,
-                                             config.persons)
-        model = build_model(config)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=build_losses(config), jit_compile=jit_compile)
-        x = tf.constant(clips)
-        y = {name: tf.constant(labels) for name in OUTPUTS}
-        model.train_on_batch(x, y)  # build and compile
+        step, _ = _resident_training(config, batch_size, jit_compile)
         compute_dtype = keras.mixed_precision.global_policy().compute_dtype
         rates = []
         for _ in range(repeats):
             matmul_rate = matmul_gflops(repeats=1, dtype=compute_dtype)[0]
-            start = time.perf_counter()
-            for _ in range(steps):
-                loss = model.train_on_batch(x, y)
-            rates.append((steps * batch_size / (time.perf_counter() - start), matmul_rate))
-        if not np.all(np.isfinite(loss)):
-            raise FloatingPointError(f"non-finite training loss {loss}")
+            rates.append((_samples_per_s(step, steps, batch_size), matmul_rate))
         return rates
+
+
+def skip_absent_training_rates(config, batch_size, steps=5, repeats=3, mixed_precision="none"):
+    """{"every person": [samples/s], "absent persons skipped": [samples/s], "present":
+    person slots holding a person, "slots": all person slots}: the training step of
+    `train_rates` (no XLA) with every person slot computed and with the model built with
+    skip_absent_persons, in turn in this process, on the same batch."""
+    with _global_policy(mixed_precision):
+        steps_of = {}
+        for name, skip in (("every person", False), ("absent persons skipped", True)):
+            steps_of[name], clips = _resident_training(config, batch_size, False, skip_absent_persons=skip)
+        rates = {name: [] for name in steps_of}
+        for _ in range(repeats):
+            for name, step in steps_of.items():
+                rates[name].append(_samples_per_s(step, steps, batch_size))
+        return dict(rates, present=int(np.any(clips != 0, axis=(1, 2, 3)).sum()), slots=batch_size * config.persons)
 
 
 def in_fresh_process(function, *args, **kwargs):
@@ -314,7 +348,8 @@ def input_rates(records_dir, batch_size, frames, batches=50, repeats=3):
     return rates
 
 
-def fed_training_rates(config, records_dir, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):
+def fed_training_rates(config, records_dir, batch_size, jit_compile, skip_absent_persons, steps=5, repeats=3,
+                       mixed_precision="none"):
     """{"resident": [samples/s], "fed": [samples/s]} per round: Keras fit of the model
     compiled as training compiles it, on one batch repeated from a cache, and on training's
     own input with `input_rates`' augmentation (shards, shuffle, crop, rotation, scale,
@@ -330,9 +365,10 @@ def fed_training_rates(config, records_dir, batch_size, jit_compile, steps=5, re
         keras.utils.set_random_seed(0)
         # eval_split: make_datasets also makes a validation set (unused here) and the bench's
         # records may hold no test split.
-        options = training.TrainOptions(model_dir="", data_dir=records_dir, eval_split="train", batch_size=batch_size,
-                                        rotation_degrees=17.0, scale_range=(0.9, 1.1), jit_compile=jit_compile,
-                                        mixed_precision=mixed_precision, warmup_epochs=0.0)
+        options = training.TrainOptions(
+            model_dir="", data_dir=records_dir, eval_split="train", batch_size=batch_size, rotation_degrees=17.0,
+            scale_range=(0.9, 1.1), jit_compile=jit_compile, mixed_precision=mixed_precision, warmup_epochs=0.0,
+            skip_absent_persons=skip_absent_persons)
         model, _ = training.build_compiled_model(config, options, steps_per_epoch=steps)
         fed, _ = training.make_datasets(options, config, tf.distribute.get_strategy())
         datasets = {"resident": fed.take(1).cache().repeat(), "fed": fed}

@@ -19,6 +19,8 @@ training, layer, input and serving figures each in a fresh Python process):
    --mixed_precision, in that precision); and the rates the two
    limits allow: all FLOPs at the matmul rate, and the attention score tensors' passes
    (measure.SCORE_PASSES_PER_STEP per weight) at the memory bandwidth;
+   and, without XLA, the step with every person slot computed against the step of the
+   model built with skip_absent_persons, in turn, on the same batch;
 4. input rate: the tf.data training input alone from sharded records, vs the training rate,
    and training fed by that input against training on one cached batch, in turn (the input
    bounds the step where their ratio falls below 1);
@@ -156,6 +158,18 @@ def run(config):
             results["training"][key] = figure
             _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {_fmt(_percent(figure['mfu_runs']), ' %')} of "
                  f"the matmul rate timed before each run ({_fmt(measure.summary([r[1] for r in rates]), ' GFLOP/s')})")
+        if "false" in FLAGS.train_jit:
+            rates = measure.in_fresh_process(measure.skip_absent_training_rates, config, FLAGS.batch_size,
+                                             steps=2 if FLAGS.quick else 5, repeats=repeats,
+                                             mixed_precision=FLAGS.mixed_precision)
+            skipped = {name: measure.summary(rates[name]) for name in ("every person", "absent persons skipped")}
+            skipped["speedup"] = measure.summary([b / a for a, b in zip(rates["every person"],
+                                                                        rates["absent persons skipped"])])
+            skipped.update(present=rates["present"], slots=rates["slots"])
+            results["training_absent_persons_skipped"] = skipped
+            _say(f"train, jit_compile=false, {rates['present']} of {rates['slots']} person slots present: every "
+                 f"person {_fmt(skipped['every person'], ' samples/s')}, absent persons skipped "
+                 f"{_fmt(skipped['absent persons skipped'], ' samples/s')}: {_fmt(skipped['speedup'], 'x', 2)}")
     if "layers" in FLAGS.only:
         rows = measure.in_fresh_process(measure.layer_profile, config, FLAGS.batch_size, repeats)
         results["layer_profile_ms"] = rows
@@ -202,16 +216,19 @@ def run(config):
                     figure["vs_fastest_training"] = figure["median"] / max(trained)
                     ratio = f", {figure['vs_fastest_training']:.0f}x the fastest training rate"
                 _say(f"input: {_fmt(figure, ' samples/s', 0)} at batch {FLAGS.batch_size}, T={config.frames}{ratio}")
+                # As train_main resolves --jit_compile=auto and --skip_absent_persons=auto here.
                 jit = project_flags.jit_compile_from_flag("auto", len(results["machine"]["gpus"]))
+                skip = project_flags.skip_absent_persons_from_flag("auto", jit)
                 rounds = measure.in_fresh_process(
-                    measure.fed_training_rates, config, os.path.join(root, "records0"), FLAGS.batch_size, jit,
+                    measure.fed_training_rates, config, os.path.join(root, "records0"), FLAGS.batch_size, jit, skip,
                     steps=2 if FLAGS.quick else 5, repeats=repeats, mixed_precision=FLAGS.mixed_precision)
                 figure = {name: measure.summary(rates) for name, rates in rounds.items()}
                 figure["fed_vs_resident"] = measure.summary([fed / resident for fed, resident in
                                                              zip(rounds["fed"], rounds["resident"])])
-                figure["jit_compile"] = jit
+                figure.update(jit_compile=jit, skip_absent_persons=skip)
                 results["fed_training_samples_per_s"] = figure
-                _say(f"training fed by the input (jit_compile={str(jit).lower()}): "
+                _say(f"training fed by the input (jit_compile={str(jit).lower()}, skip_absent_persons="
+                     f"{str(skip).lower()}): "
                      f"{_fmt(figure['fed'], ' samples/s')} vs {_fmt(figure['resident'], ' samples/s')} on one "
                      f"cached batch: {_fmt(figure['fed_vs_resident'], '', 3)} per round")
         finally:
@@ -282,10 +299,16 @@ def markdown_table(results):
         extra = f", {figure['vs_fastest_training']:.0f}x training" if "vs_fastest_training" in figure else ""
         lines.append(f"| input (tf.data alone, records of {results['raw_files']}) | "
                      f"{_fmt(figure, ' samples/s', 0)}{extra} |")
+    if "training_absent_persons_skipped" in results:
+        figure = results["training_absent_persons_skipped"]
+        lines.append(f"| training, jit_compile=false, {figure['present']} of {figure['slots']} person slots present: "
+                     f"every person vs absent persons skipped (in turn) | {_fmt(figure['every person'], ' samples/s')} "
+                     f"vs {_fmt(figure['absent persons skipped'], ' samples/s')}: {_fmt(figure['speedup'], 'x', 2)} |")
     if "fed_training_samples_per_s" in results:
         figure = results["fed_training_samples_per_s"]
-        jit = str(figure["jit_compile"]).lower()
-        lines.append(f"| training fed by that input vs on one cached batch, jit_compile={jit} | "
+        jit, skip = str(figure["jit_compile"]).lower(), str(figure["skip_absent_persons"]).lower()
+        lines.append(f"| training fed by that input vs on one cached batch, jit_compile={jit}, "
+                     f"skip_absent_persons={skip} | "
                      f"{_fmt(figure['fed'], ' samples/s')} vs {_fmt(figure['resident'], ' samples/s')}: "
                      f"{_fmt(figure['fed_vs_resident'], '', 3)} |")
     if "conversion_files_per_s" in results:

@@ -123,6 +123,10 @@ def define_training_flags():
                       "Keras dtype policy (FFT, softmax and logits stay float32)")
     flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                       "XLA: auto = on when a GPU/TPU is present, off on CPU (measured slower there)")
+    flags.DEFINE_enum("skip_absent_persons", "auto", ["auto", "true", "false"],
+                      "compute the layers before the first dropout once per batch for all absent (all-zero) "
+                      "persons instead of once per empty person slot: same outputs and gradients, about 1.6x "
+                      "faster on NTU-60's person mix; auto = on unless jit_compile (XLA cannot compile it)")
     flags.DEFINE_string("export_dir", None, "after training, write a SavedModel for TF Serving here "
                                             "(<models>/<name>/<version>); see slnl_tf/export.py")
     flags.DEFINE_integer("seed", 0, "random seed for data order, augmentation, initialisation and dropout")
@@ -133,7 +137,7 @@ TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic
                   "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
                   "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
                   "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "strategy", "training_loop",
-                  "mixed_precision", "jit_compile", "export_dir", "seed", "deterministic")
+                  "mixed_precision", "jit_compile", "skip_absent_persons", "export_dir", "seed", "deterministic")
 
 
 def distribution_problem(strategy, training_loop="auto"):
@@ -154,6 +158,17 @@ def jit_compile_from_flag(value, accelerators):
     """Resolves --jit_compile; `accelerators` is the number of visible GPUs/TPUs."""
     if value == "auto":
         return accelerators > 0
+    return value == "true"
+
+
+def skip_absent_persons_from_flag(value, jit_compile):
+    """Resolves --skip_absent_persons against the resolved --jit_compile."""
+    if value == "auto":
+        return not jit_compile
+    if value == "true" and jit_compile:
+        raise ValueError("--skip_absent_persons=true cannot run with XLA (--jit_compile resolved to true): the "
+                         "number of persons present varies per batch, and XLA compiles fixed shapes only; "
+                         "pass --jit_compile=false or --skip_absent_persons=auto")
     return value == "true"
 
 

@@ -13,7 +13,9 @@ import keras
 from slnl_tf import losses
 from slnl_tf.config import ModelConfig
 from slnl_tf.layers import (
+    CompactPersons,
     CoordinateTransform,
+    ExpandPersons,
     FoldPersons,
     FrameDifference,
     FrequencyAttention,
@@ -33,6 +35,8 @@ _STAGES = (
     ((3, 3), "relu", True, True),
     ((3, 3), "relu", True, True),
 )
+# Absent persons can share one computed row up to here (see CompactPersons).
+_FIRST_DROPOUT_STAGE = next(index for index, stage in enumerate(_STAGES) if stage[2])
 
 
 def _stage(x, index, config, prefix):
@@ -53,16 +57,20 @@ def _stage(x, index, config, prefix):
     return x
 
 
-def _stream(x, config, name):
+def _stream(x, config, name, folded=None):
+    """Stages 1-4 of one stream. With `folded` (the batch before CompactPersons), `x` holds
+    the compacted rows and is expanded to all person slots before the first dropout."""
     x = CoordinateTransform(config.coordinate_systems, name=f"{name}_coordinate_transform")(x)
     x = SkeletonTransform(config.skeleton_joints, name=f"{name}_skeleton_transform")(x)
     x = FrequencyAttention(config.attention, frequency_bias=config.frequency_bias,
                            name=f"{name}_frequency_attention")(x)
-    x = _stage(x, 0, config, f"{name}_")
-    x = _stage(x, 1, config, f"{name}_")
-    x = keras.layers.Permute((1, 3, 2), name=f"{name}_cooccurrence")(x)
-    x = _stage(x, 2, config, f"{name}_")
-    return _stage(x, 3, config, f"{name}_")
+    for index in range(4):
+        if folded is not None and index == _FIRST_DROPOUT_STAGE:
+            x = ExpandPersons(name=f"{name}_expand_persons")([x, folded])
+        x = _stage(x, index, config, f"{name}_")
+        if index == 1:
+            x = keras.layers.Permute((1, 3, 2), name=f"{name}_cooccurrence")(x)
+    return x
 
 
 def _classifier(x, config, name):
@@ -70,21 +78,27 @@ def _classifier(x, config, name):
     return keras.layers.Dense(config.num_classes, dtype="float32", name=name)(x)
 
 
-def build_model(config: ModelConfig = ModelConfig()) -> keras.Model:
+def build_model(config: ModelConfig = ModelConfig(), skip_absent_persons=False) -> keras.Model:
     """SLnL-rFA as a functional Keras model.
 
     Input `skeleton`: float32 `(batch, C, T, V, M)`. Outputs: a dict of float32 logits
     `(batch, num_classes)` keyed `position`, `velocity`, `concat`.
+
+    `skip_absent_persons`: compute the layers before the first dropout for the persons
+    present and one absent person per batch, not for every person slot (CompactPersons).
+    The outputs, gradients and weights are the model's; the batch inside then depends on
+    the data, so such a model does not compile under XLA (jit_compile).
     """
     inputs = keras.Input((config.channels, config.frames, config.joints, config.persons), name="skeleton")
-    per_person = FoldPersons(name="fold_persons")(inputs)
+    folded = FoldPersons(name="fold_persons")(inputs)
+    per_person = CompactPersons(name="compact_persons")(folded) if skip_absent_persons else folded
     streams = {
         "position": per_person,
         "velocity": FrameDifference(name="frame_difference")(per_person),
     }
     outputs, features = {}, []
     for name, x in streams.items():
-        x = _stream(x, config, name)
+        x = _stream(x, config, name, folded if skip_absent_persons else None)
         features.append(x)
         pooled = keras.layers.GlobalMaxPooling2D(name=f"{name}_pool")(x)
         pooled = MaxOverPersons(config.persons, name=f"{name}_max_persons")(pooled)

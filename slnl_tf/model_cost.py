@@ -4,7 +4,7 @@ import tensorflow as tf
 from tensorflow.python.profiler import model_analyzer, option_builder
 from tensorflow.python.util import deprecation
 
-from slnl_tf.layers import FrequencyAttention, SLnLBlock
+from slnl_tf.layers import CompactPersons, FrequencyAttention, SLnLBlock
 
 
 def parameter_counts(model):
@@ -22,7 +22,12 @@ def flops_per_clip(model):
     Convolutions and matmuls are counted by the TensorFlow profiler, which counts a
     multiply-add as 2 FLOPs; FFTs, which it does not count, are added as 5 N log2 N per
     transform. Elementwise ops count as the profiler counts them (mostly not at all).
+    Every person slot is counted, so the model must compute them all: the profiler cannot
+    count a model built with `skip_absent_persons`, whose batch inside depends on the data.
     """
+    if any(isinstance(layer, CompactPersons) for layer in model.layers):
+        raise ValueError(f"model {model.name!r} skips absent persons; count the FLOPs of the same config built "
+                         "without skip_absent_persons (the weights do not matter)")
     spec = tf.TensorSpec((1,) + tuple(model.input_shape[1:]), tf.float32)
     graph = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec).graph
     options = option_builder.ProfileOptionBuilder.float_operation()

@@ -9,8 +9,9 @@ and puts those constants in place of the absent ones before the max, which gives
 model's output. Most NTU clips show one person in two slots (49 of NTU-60's 60 actions
 are done alone), so serving and evaluating them costs about half (bench/RESULTS.md).
 
-Training keeps the whole model: there the constants change every step, and a batch whose
-size depends on the data does not compile under XLA.
+In training the weights change every step, so there is no constant: a model built with
+`skip_absent_persons` (CompactPersons) computes one absent person per batch instead, up to
+the first dropout.
 """
 import keras
 import tensorflow as tf

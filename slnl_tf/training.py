@@ -53,6 +53,7 @@ class TrainOptions:
     training_loop: str = "auto"
     mixed_precision: str = "none"
     jit_compile: bool = False
+    skip_absent_persons: bool = False
     seed: int = 0
     verbose: int = 2
 
@@ -316,7 +317,8 @@ class Throughput(keras.callbacks.Callback):
 
 class FrequencyMaskImages(keras.callbacks.Callback):
     """Each epoch, writes the real and imaginary masks of every frequency-attention layer,
-    averaged over a fixed batch of clips and over channels, as TensorBoard images:
+    averaged over a fixed batch of clips' person slots (with skip_absent_persons, over the
+    persons present and one absent person) and over channels, as TensorBoard images:
     rows are temporal frequencies, columns joint frequencies, zero frequency in the centre,
     bright = kept. Shows which frequencies the model selects."""
 
@@ -467,7 +469,10 @@ class TrainingDiverged(RuntimeError):
 
 def build_compiled_model(config, options, steps_per_epoch):
     """The model and optimizer, compiled with the configured losses and top-1 / top-5 per head."""
-    model = build_model(config)
+    if options.skip_absent_persons and options.jit_compile:
+        raise ValueError("skip_absent_persons needs jit_compile off: the number of persons present varies per "
+                         "batch, and XLA compiles fixed shapes only")
+    model = build_model(config, skip_absent_persons=options.skip_absent_persons)
     optimizer = make_optimizer(options, steps_per_epoch)
     metrics = {name: [keras.metrics.SparseCategoricalAccuracy(name="top1"),
                       keras.metrics.SparseTopKCategoricalAccuracy(min(5, config.num_classes), name="top5")]

@@ -30,6 +30,9 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
         assert run["matmul_gflops"] > 0
         assert abs(run["mfu"] - run["samples_per_s"] * 3 * forward_gflops / run["matmul_gflops"]) < 1e-12
     assert training["mfu"] == training["mfu_runs"]["median"] > 0
+    skipped = results["training_absent_persons_skipped"]
+    assert 0 < skipped["present"] < skipped["slots"] == 8  # the synthetic batch has absent persons
+    assert skipped["every person"]["median"] > 0 and skipped["absent persons skipped"]["median"] > 0
     assert results["memory_gbytes_per_s"]["median"] > 0 and results["model_cost"][0]["attention_weights_per_clip"] > 0
     limits = results["training_limits_samples_per_s"]
     assert 0 < limits["both_in_turn"] < min(limits["compute"], limits["score_traffic"])
@@ -37,6 +40,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     fed = results["fed_training_samples_per_s"]
     assert fed["fed"]["median"] > 0 and fed["resident"]["median"] > 0 and fed["fed_vs_resident"]["median"] > 0
     assert fed["jit_compile"] is False  # the project's default on a machine without a GPU
+    assert fed["skip_absent_persons"] is True  # likewise (--skip_absent_persons=auto)
     # The converter's rate once its workers run (from the shards' receipts) is at least its
     # whole-run rate, and the extrapolation adds the start once.
     conversion = results["conversion_files_per_s"]
@@ -62,6 +66,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text
     assert "| serving batch=1, 1 of 2 persons |" in text
     assert "| serving floor, batch 1:" in text
+    assert "every person vs absent persons skipped (in turn)" in text
 
 
 def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):

@@ -43,6 +43,15 @@ def test_bad_values_name_the_flag(parsed):
         parsed("--preset=imagenet")
 
 
+def test_skip_absent_persons_auto_means_without_xla_and_true_with_xla_is_refused():
+    assert project_flags.skip_absent_persons_from_flag("auto", False) is True
+    assert project_flags.skip_absent_persons_from_flag("auto", True) is False
+    assert project_flags.skip_absent_persons_from_flag("false", False) is False
+    assert project_flags.skip_absent_persons_from_flag("true", False) is True
+    with pytest.raises(ValueError, match="--skip_absent_persons=true cannot run with XLA"):
+        project_flags.skip_absent_persons_from_flag("true", True)
+
+
 def test_jit_compile_auto_means_accelerators_only():
     assert project_flags.jit_compile_from_flag("auto", 0) is False
     assert project_flags.jit_compile_from_flag("auto", 1) is True

@@ -4,16 +4,18 @@ import pytest
 import tensorflow as tf
 
 from data_pipeline import synthetic
-from slnl_tf.model import build_model
+from slnl_tf.model import OUTPUTS, build_model
+from slnl_tf.model_cost import flops_per_clip
 from slnl_tf.present_persons import PresentPersonsModel
 from tiny_config import TINY
 
 
-def _model_with_random_weights(config=TINY):
+def _model_with_random_weights(config=TINY, skip_absent_persons=False):
     # Every weight random, biases and the zero-initialised non-local output maps included:
     # then an absent (zero) person's features are not zero and can win the max over persons,
     # so leaving absent persons out instead of using their features would change the output.
-    model = build_model(config)
+    keras.utils.set_random_seed(0)  # the same dropout seeds for models built in turn
+    model = build_model(config, skip_absent_persons=skip_absent_persons)
     rng = np.random.default_rng(1)
     for weight in model.weights:
         weight.assign(rng.normal(scale=0.3, size=weight.shape).astype(weight.dtype))
@@ -83,3 +85,71 @@ def test_a_model_without_persons_to_fold_is_refused():
     inputs = keras.Input((4,))
     with pytest.raises(ValueError, match="0 FoldPersons and 0 MaxOverPersons"):
         PresentPersonsModel(keras.Model(inputs, keras.layers.Dense(2)(inputs), name="plain"))
+
+
+# Training: the model built with skip_absent_persons computes the layers before the first
+# dropout for the persons present and one absent row per batch (CompactPersons).
+
+def _mixed_clips():
+    clips = _clips(12)
+    present = np.any(clips != 0, axis=(1, 2, 3))
+    assert present[:, 1].any() and not present[:, 1].all()
+    return clips, int(present.sum())
+
+
+def _outputs_and_gradients(model, clips, training):
+    with tf.GradientTape() as tape:
+        outputs = model(clips, training=training)
+        loss = sum(tf.reduce_sum(tf.square(outputs[name])) for name in OUTPUTS)
+    return outputs, tape.gradient(loss, model.trainable_variables)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_skipping_absent_persons_gives_the_models_outputs_and_gradients(training):
+    clips, _ = _mixed_clips()
+    plain = _model_with_random_weights()
+    skipping = _model_with_random_weights(skip_absent_persons=True)
+    for run in (lambda m, x: _outputs_and_gradients(m, x, training),
+                tf.function(lambda m, x: _outputs_and_gradients(m, x, training))):
+        # Dropout (TINY has 0.1) draws the same masks: the persons are expanded before it.
+        expected, expected_gradients = run(plain, tf.constant(clips))
+        actual, gradients = run(skipping, tf.constant(clips))
+        _assert_same(expected, actual)
+        for weight, a, b in zip(plain.trainable_variables, expected_gradients, gradients):
+            scale = float(tf.reduce_max(tf.abs(a)))
+            np.testing.assert_allclose(tf.convert_to_tensor(b), a, rtol=1e-4, atol=1e-5 * scale, err_msg=weight.path)
+
+
+def test_skipping_computes_the_present_persons_and_one_absent_row():
+    model = build_model(TINY, skip_absent_persons=True)
+    rows = keras.Model(model.input, model.get_layer("compact_persons").output)
+    clips, present = _mixed_clips()
+    assert rows(clips).shape[0] == present + 1
+    clips[..., 1] = clips[..., 0] + 1
+    assert rows(clips).shape[0] == 2 * len(clips)  # nobody absent: no extra row
+    assert rows(np.zeros_like(clips)).shape[0] == 1
+    outputs = model(np.zeros_like(clips))
+    assert all(logits.shape == (len(clips), TINY.num_classes) for logits in outputs.values())
+
+
+def test_weights_move_between_skipping_and_plain_models(tmp_path):
+    clips, _ = _mixed_clips()
+    skipping = _model_with_random_weights(skip_absent_persons=True)
+    expected = skipping(clips, training=False)
+    skipping.save_weights(str(tmp_path / "skipping.weights.h5"))
+    plain = build_model(TINY)
+    plain.load_weights(str(tmp_path / "skipping.weights.h5"))
+    _assert_same(expected, plain(clips, training=False))
+    plain.save_weights(str(tmp_path / "plain.weights.h5"))
+    skipping_again = build_model(TINY, skip_absent_persons=True)
+    skipping_again.load_weights(str(tmp_path / "plain.weights.h5"))
+    _assert_same(expected, skipping_again(clips, training=False))
+    skipping.save(str(tmp_path / "skipping.keras"))
+    _assert_same(expected, keras.saving.load_model(str(tmp_path / "skipping.keras"))(clips, training=False))
+    # Served from a model trained this way (best.keras), only the persons present are computed.
+    _assert_same(expected, PresentPersonsModel(skipping)(tf.constant(clips)))
+
+
+def test_flops_are_counted_on_the_model_that_computes_every_person():
+    with pytest.raises(ValueError, match="skips absent persons"):
+        flops_per_clip(build_model(TINY, skip_absent_persons=True))

@@ -110,6 +110,18 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_pat
         np.testing.assert_array_equal(a, b)
 
 
+def test_skipping_absent_persons_trains_to_the_same_weights(records, tmp_path):
+    tf.config.experimental.enable_op_determinism()
+    runs = [training.train(CONFIG, _options(records, tmp_path / str(skip), skip_absent_persons=skip),
+                           log=lambda _: None)[0] for skip in (False, True)]
+    assert any(layer.name == "compact_persons" for layer in runs[1].layers)
+    for weight, a, b in zip(runs[0].weights, runs[0].get_weights(), runs[1].get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5, err_msg=weight.path)
+    with pytest.raises(ValueError, match="skip_absent_persons needs jit_compile off"):
+        training.build_compiled_model(CONFIG, _options(records, tmp_path, skip_absent_persons=True, jit_compile=True),
+                                      steps_per_epoch=1)
+
+
 def test_a_checkpoint_of_another_model_is_refused_naming_the_directory_or_file(tmp_path):
     from slnl_tf.model import build_model
 
@@ -219,7 +231,8 @@ config = TINY.replace(num_classes=60, dropout=0.0)
 # size, so where a gradient is ~0 the order of the replica sum flips the update's sign.
 options = training.TrainOptions(model_dir=model_dir, data_dir=records, epochs=1, steps_per_epoch=3,
                                 batch_size=4, optimizer="sgd", learning_rate=0.05, warmup_epochs=0.0, seed=1,
-                                verbose=0, strategy=strategy, training_loop=loop)
+                                verbose=0, strategy=strategy, training_loop=loop,
+                                skip_absent_persons=True)  # as train_main on CPU: replicas compact their own shard
 task = json.loads(os.environ.get("TF_CONFIG", '{"task": {"index": 0}}'))["task"]["index"]
 callbacks = []
 if len(sys.argv) > 6:  # "worker:step": that worker gets SIGTERM after that step

@@ -3,12 +3,14 @@ from slnl_tf.layers.coordinate_transform import CoordinateTransform
 from slnl_tf.layers.frame_difference import FrameDifference
 from slnl_tf.layers.frequency_attention import FrequencyAttention
 from slnl_tf.layers.non_local_attention import NonLocalAttention
-from slnl_tf.layers.persons import FoldPersons, MaxOverPersons
+from slnl_tf.layers.persons import CompactPersons, ExpandPersons, FoldPersons, MaxOverPersons
 from slnl_tf.layers.skeleton_transform import SkeletonTransform
 from slnl_tf.layers.slnl_block import SLnLBlock
 
 __all__ = [
+    "CompactPersons",
     "CoordinateTransform",
+    "ExpandPersons",
     "FrameDifference",
     "FrequencyAttention",
     "FoldPersons",

@@ -50,3 +50,55 @@ class MaxOverPersons(keras.layers.Layer):
         config = super().get_config()
         config.update(num_persons=self.num_persons)
         return config
+
+
+def _present(per_person):
+    """Which rows of a folded batch `(rows, T, V, C)` hold a person: absent ones are all zeros."""
+    return ops.any(ops.not_equal(per_person, 0), axis=(1, 2, 3))
+
+
+@keras.saving.register_keras_serializable(package="slnl_tf")
+class CompactPersons(keras.layers.Layer):
+    """Keeps the rows of a folded batch that hold a person, and one absent row.
+
+    An absent person is all zeros and persons share every weight, so up to the first layer
+    that draws random numbers (dropout) all absent persons of a batch have the same
+    features: one absent row stands for all of them, and `ExpandPersons` copies its
+    features back into their slots. The output has a batch size that depends on the data,
+    which XLA cannot compile; the model uses this pair only when `jit_compile` is off.
+
+    Shapes:
+        input `(rows, T, V, C)` -> output `(present + min(1, absent), T, V, C)`: the
+        present rows in order, then the first absent row if there is one.
+    """
+
+    def call(self, per_person):
+        present = _present(per_person)
+        # The first absent row is zeros already: taking it needs no new tensor, and a batch
+        # with nobody present keeps one row (oneDNN's convolution fails on an empty batch).
+        kept = ops.concatenate([ops.where(present)[0], ops.where(ops.logical_not(present))[0][:1]], axis=0)
+        return ops.take(per_person, kept, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (None,) + tuple(input_shape[1:])
+
+
+@keras.saving.register_keras_serializable(package="slnl_tf")
+class ExpandPersons(keras.layers.Layer):
+    """Puts features computed by the rows of `CompactPersons` back into every person slot.
+
+    Inputs: `[features, per_person]`, the features of the compacted rows `(kept, ...)` and
+    the folded batch `(rows, T, V, C)` that `CompactPersons` compacted (it says which rows
+    were present). Output `(rows, ...)`: row i has the features of its person, or, for an
+    absent person, those of the one absent row kept (the last).
+    """
+
+    def call(self, inputs):
+        features, per_person = inputs
+        present = ops.cast(_present(per_person), "int32")
+        slots = ops.where(present > 0, ops.cumsum(present) - 1, ops.sum(present))
+        return ops.take(features, slots, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        features_shape, per_person_shape = input_shape
+        return (per_person_shape[0],) + tuple(features_shape[1:])
