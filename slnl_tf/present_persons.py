@@ -16,7 +16,8 @@ the first dropout.
 import keras
 import tensorflow as tf
 
-from slnl_tf.layers import FoldPersons, MaxOverPersons
+from slnl_tf.layers import ExpandPersons, FoldPersons, MaxOverPersons
+from slnl_tf.layers.persons import present_persons
 
 
 class PresentPersonsModel:
@@ -35,6 +36,7 @@ class PresentPersonsModel:
             raise ValueError(f"model {model.name!r} has {len(folds)} FoldPersons and {len(merges)} MaxOverPersons "
                              "layers; expected one and at least one (a model of slnl_tf.model.build_model)")
         self.fold = folds[0]
+        self.expand = ExpandPersons()
         self.merges = merges
         # Keras makes the two sub-models from the model's own layers: they share its weights.
         self.per_person = keras.Model(self.fold.output, [layer.input for layer in merges], name="per_person")
@@ -45,16 +47,13 @@ class PresentPersonsModel:
 
     def __call__(self, clips):
         per_person = self.fold(clips)  # (batch * M, T, V, C)
-        present = tf.reduce_any(tf.not_equal(per_person, 0), axis=[1, 2, 3])
-        rows = tf.where(present)[:, 0]
+        rows = tf.where(present_persons(per_person))[:, 0]
         count = tf.shape(rows)[0]
         # oneDNN's convolution fails on an empty batch: with no person present in the whole
-        # batch, row 0 (absent) is computed instead; its features equal the constants.
+        # batch, row 0 (absent) is computed instead; its features equal the constants, and
+        # ExpandPersons, which gives absent persons the row after the present ones, takes it.
         rows = tf.concat([rows, tf.zeros((1,), rows.dtype)], 0)[: tf.maximum(count, 1)]
         computed = self.per_person(tf.gather(per_person, rows), training=False)
-        # Slot of each person in [computed rows, the absent features]: present persons in
-        # order, absent ones the last row.
-        slots = tf.where(present, tf.cumsum(tf.cast(present, tf.int32)) - 1, tf.shape(rows)[0])
-        merged = [merge(tf.gather(tf.concat([features, tf.cast(absent, features.dtype)], 0), slots))
+        merged = [merge(self.expand([tf.concat([features, tf.cast(absent, features.dtype)], 0), per_person]))
                   for merge, features, absent in zip(self.merges, computed, self.absent_features)]
         return self.after_merge(merged, training=False)

@@ -120,6 +120,15 @@ def test_skipping_absent_persons_gives_the_models_outputs_and_gradients(training
             np.testing.assert_allclose(tf.convert_to_tensor(b), a, rtol=1e-4, atol=1e-5 * scale, err_msg=weight.path)
 
 
+def test_skipping_under_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    clips, _ = _mixed_clips()
+    expected = _model_with_random_weights()(clips, training=True)
+    actual = _model_with_random_weights(skip_absent_persons=True)(clips, training=True)
+    assert all(logits.dtype == tf.float32 for logits in actual.values())
+    _assert_same(expected, actual, tolerance=1e-2)
+
+
 def test_skipping_computes_the_present_persons_and_one_absent_row():
     model = build_model(TINY, skip_absent_persons=True)
     rows = keras.Model(model.input, model.get_layer("compact_persons").output)
