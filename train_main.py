@@ -93,10 +93,7 @@ def main(argv):
 
     accelerators = len(tf.config.list_physical_devices("GPU")) + len(tf.config.list_physical_devices("TPU"))
     jit_compile = project_flags.jit_compile_from_flag(FLAGS.jit_compile, accelerators)
-    try:
-        skip_absent_persons = project_flags.skip_absent_persons_from_flag(FLAGS.skip_absent_persons, jit_compile)
-    except ValueError as error:
-        raise app.UsageError(str(error))
+    skip_absent_persons = project_flags.skip_absent_persons_from_flag(FLAGS.skip_absent_persons, jit_compile)
     options = training.TrainOptions(
         model_dir=FLAGS.model_dir, data_dir=FLAGS.data_dir, train_split=FLAGS.train_split,
         eval_split=FLAGS.eval_split, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch,

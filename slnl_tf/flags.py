@@ -162,13 +162,10 @@ def jit_compile_from_flag(value, accelerators):
 
 
 def skip_absent_persons_from_flag(value, jit_compile):
-    """Resolves --skip_absent_persons against the resolved --jit_compile."""
+    """Resolves --skip_absent_persons against the resolved --jit_compile (training refuses
+    true with XLA)."""
     if value == "auto":
         return not jit_compile
-    if value == "true" and jit_compile:
-        raise ValueError("--skip_absent_persons=true cannot run with XLA (--jit_compile resolved to true): the "
-                         "number of persons present varies per batch, and XLA compiles fixed shapes only; "
-                         "pass --jit_compile=false or --skip_absent_persons=auto")
     return value == "true"
 
 

@@ -470,8 +470,9 @@ class TrainingDiverged(RuntimeError):
 def build_compiled_model(config, options, steps_per_epoch):
     """The model and optimizer, compiled with the configured losses and top-1 / top-5 per head."""
     if options.skip_absent_persons and options.jit_compile:
-        raise ValueError("skip_absent_persons needs jit_compile off: the number of persons present varies per "
-                         "batch, and XLA compiles fixed shapes only")
+        raise ValueError("skip_absent_persons needs jit_compile off (--skip_absent_persons=true with "
+                         "--jit_compile=true, or auto with a GPU): the number of persons present varies per batch, "
+                         "and XLA compiles fixed shapes only; use --skip_absent_persons=auto")
     model = build_model(config, skip_absent_persons=options.skip_absent_persons)
     optimizer = make_optimizer(options, steps_per_epoch)
     metrics = {name: [keras.metrics.SparseCategoricalAccuracy(name="top1"),

@@ -43,13 +43,13 @@ def test_bad_values_name_the_flag(parsed):
         parsed("--preset=imagenet")
 
 
-def test_skip_absent_persons_auto_means_without_xla_and_true_with_xla_is_refused():
+def test_skip_absent_persons_auto_means_without_xla():
     assert project_flags.skip_absent_persons_from_flag("auto", False) is True
     assert project_flags.skip_absent_persons_from_flag("auto", True) is False
     assert project_flags.skip_absent_persons_from_flag("false", False) is False
     assert project_flags.skip_absent_persons_from_flag("true", False) is True
-    with pytest.raises(ValueError, match="--skip_absent_persons=true cannot run with XLA"):
-        project_flags.skip_absent_persons_from_flag("true", True)
+    # Training refuses this one (tests/test_training.py).
+    assert project_flags.skip_absent_persons_from_flag("true", True) is True
 
 
 def test_jit_compile_auto_means_accelerators_only():
@@ -88,6 +88,7 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     assert "fused     top-1" in result.stdout and "read 24 = written 24 + skipped 0" in result.stdout
     resolved = (tmp_path / "model" / "resolved.flags").read_text()
     assert "--frames=8" in resolved and "--m1=2" in resolved and "--epochs=1" in resolved
+    assert "--skip_absent_persons=auto" in resolved and "absent persons skipped: True" in result.stdout
     for name in ("metrics.json", "confusion_matrix.csv", "confusion_matrix.png", "scores.npz", "per_class.csv"):
         assert (tmp_path / "model" / "eval_test" / name).exists()
     rerun = _run("train_main.py", f"--flagfile={tmp_path / 'model' / 'resolved.flags'}")
@@ -99,6 +100,10 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
                     f"--export_dir={tmp_path / 'export2' / '1'}")
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert "best.keras" in exported.stdout and (tmp_path / "export2" / "1" / "saved_model.pb").exists()
+    # Skipping absent persons makes the batch inside depend on the data, which XLA cannot compile.
+    refused = _run("train_main.py", f"--flagfile={tmp_path / 'model' / 'resolved.flags'}", "--jit_compile=true",
+                   "--skip_absent_persons=true", f"--model_dir={tmp_path / 'model_xla'}")
+    assert refused.returncode != 0 and "skip_absent_persons needs jit_compile off" in refused.stderr
 
 
 def test_train_main_names_the_build_command_for_missing_data(tmp_path):

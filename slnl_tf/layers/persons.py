@@ -65,7 +65,7 @@ class CompactPersons(keras.layers.Layer):
     that draws random numbers (dropout) all absent persons of a batch have the same
     features: one absent row stands for all of them, and `ExpandPersons` copies its
     features back into their slots. The output has a batch size that depends on the data,
-    which XLA cannot compile; the model uses this pair only when `jit_compile` is off.
+    which XLA cannot compile: training uses this pair only with `jit_compile` off.
 
     Shapes:
         input `(rows, T, V, C)` -> output `(present + min(1, absent), T, V, C)`: the
