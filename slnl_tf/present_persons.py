@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from slnl_tf.layers import ExpandPersons, FoldPersons, MaxOverPersons
-from slnl_tf.layers.persons import present_persons
+from slnl_tf.layers.persons import holds_a_person
 
 
 class PresentPersonsModel:
@@ -47,7 +47,7 @@ class PresentPersonsModel:
 
     def __call__(self, clips):
         per_person = self.fold(clips)  # (batch * M, T, V, C)
-        rows = tf.where(present_persons(per_person))[:, 0]
+        rows = tf.where(holds_a_person(per_person))[:, 0]
         count = tf.shape(rows)[0]
         # oneDNN's convolution fails on an empty batch: with no person present in the whole
         # batch, row 0 (absent) is computed instead; its features equal the constants, and

@@ -52,7 +52,7 @@ class MaxOverPersons(keras.layers.Layer):
         return config
 
 
-def present_persons(per_person):
+def holds_a_person(per_person):
     """Which rows of a folded batch `(rows, T, V, C)` hold a person: absent ones are all zeros."""
     return ops.any(ops.not_equal(per_person, 0), axis=(1, 2, 3))
 
@@ -73,7 +73,7 @@ class CompactPersons(keras.layers.Layer):
     """
 
     def call(self, per_person):
-        present = present_persons(per_person)
+        present = holds_a_person(per_person)
         # The first absent row is zeros already: taking it needs no new tensor, and a batch
         # with nobody present keeps one row (oneDNN's convolution fails on an empty batch).
         kept = ops.concatenate([ops.where(present)[0], ops.where(ops.logical_not(present))[0][:1]], axis=0)
@@ -95,7 +95,7 @@ class ExpandPersons(keras.layers.Layer):
 
     def call(self, inputs):
         features, per_person = inputs
-        present = ops.cast(present_persons(per_person), "int32")
+        present = ops.cast(holds_a_person(per_person), "int32")
         slots = ops.where(present > 0, ops.cumsum(present) - 1, ops.sum(present))
         return ops.take(features, slots, axis=0)
 
