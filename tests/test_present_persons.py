@@ -155,7 +155,7 @@ def test_weights_move_between_skipping_and_plain_models(tmp_path):
     _assert_same(expected, skipping_again(clips, training=False))
     skipping.save(str(tmp_path / "skipping.keras"))
     _assert_same(expected, keras.saving.load_model(str(tmp_path / "skipping.keras"))(clips, training=False))
-    # Served from a model trained this way (best.keras), only the persons present are computed.
+    # PresentPersonsModel serves a model trained this way (as best.keras is) with its outputs.
     _assert_same(expected, PresentPersonsModel(skipping)(tf.constant(clips)))
 
 
