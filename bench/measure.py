@@ -450,19 +450,18 @@ def layer_profile(config, batch_size, repeats=3):
     the local convolution, each non-local path, and the frequency attention."""
     import keras
 
-    from slnl_tf.layers import FrequencyAttention, NonLocalAttention
+    from slnl_tf.layers import BroadcastBiasConv2D, FrequencyAttention, NonLocalAttention
 
     groups = batch_size * config.persons
     filters = config.stage_filters[0]
     embed = max(1, filters // 2)
-    shape = (groups, config.frames, config.skeleton_joints, filters)
-    pieces = [("local conv 1x1", keras.layers.Conv2D(filters, 1, padding="same"), shape)]
+    # Stage 1 reads the frequency attention's output: 3 channels per coordinate system.
+    shape = (groups, config.frames, config.skeleton_joints, 3 * config.coordinate_systems)
+    pieces = [(f"local conv 1x1 ({shape[-1]} -> {filters})", BroadcastBiasConv2D(filters, 1, padding="same"), shape)]
     pieces += [(f"non-local {axis} (E={embed}, subsampled)",
                 NonLocalAttention(axis, embed, filters, subsample=config.nonlocal_subsample,
                                   output_kernel_initializer="glorot_uniform"), shape) for axis in config.nonlocal_axes]
-    channels = 3 * config.coordinate_systems
-    pieces.append((f"frequency attention ({config.attention})", FrequencyAttention(config.attention),
-                   (groups, config.frames, config.skeleton_joints, channels)))
+    pieces.append((f"frequency attention ({config.attention})", FrequencyAttention(config.attention), shape))
     return [{"layer": label, "shape": list(shape), **summary(layer_step_ms(layer, shape, repeats))}
             for label, layer, shape in pieces]
 

@@ -13,6 +13,7 @@ import keras
 from slnl_tf import losses
 from slnl_tf.config import ModelConfig
 from slnl_tf.layers import (
+    BroadcastBiasConv2D,
     CompactPersons,
     CoordinateTransform,
     ExpandPersons,
@@ -47,7 +48,7 @@ def _stage(x, index, config, prefix):
         x = SLnLBlock(filters, kernel, axes=config.nonlocal_axes, subsample=config.nonlocal_subsample,
                       name=f"{name}_slnl")(x)
     else:
-        x = keras.layers.Conv2D(filters, kernel, padding="same", name=f"{name}_conv")(x)
+        x = BroadcastBiasConv2D(filters, kernel, padding="same", name=f"{name}_conv")(x)
     if activation:
         x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
     if dropout and config.dropout:

@@ -79,7 +79,7 @@ def test_flops_match_an_analytic_count_for_the_local_model():
     analytic = 0
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind == "Conv2D":
+        if kind == "BroadcastBiasConv2D":
             _, height, width, filters = layer.output.shape
             outputs = height * width * filters * config.persons
             analytic += 2 * outputs * int(np.prod(layer.kernel.shape[:3])) + outputs  # + bias add

@@ -1,6 +1,7 @@
 """The SLnL block: a local convolution and non-local attention in parallel."""
 import keras
 
+from slnl_tf.layers.broadcast_bias_conv2d import BroadcastBiasConv2D
 from slnl_tf.layers.non_local_attention import AXES, NonLocalAttention
 
 
@@ -50,7 +51,7 @@ class SLnLBlock(keras.layers.Layer):
         self.nonlocal_output_initializer = keras.initializers.serialize(
             keras.initializers.get(nonlocal_output_initializer)
         )
-        self.local = keras.layers.Conv2D(
+        self.local = BroadcastBiasConv2D(
             self.filters, self.kernel_size, padding="same", dtype=self.dtype_policy, name="local"
         )
         self.non_local = [

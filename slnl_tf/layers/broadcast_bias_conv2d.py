@@ -1,0 +1,30 @@
+"""Conv2D whose bias is a broadcasting add, not a BiasAdd."""
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="slnl_tf")
+class BroadcastBiasConv2D(keras.layers.Conv2D):
+    """`keras.layers.Conv2D` (same arguments, weights and outputs) that adds its bias with
+    `tf.add`, where Keras' `ops.add` emits `tf.nn.bias_add`.
+
+    Why: on CPU, TensorFlow's oneDNN graph rewrite fuses BiasAdd's gradient (BiasAddGrad)
+    into the filter gradient, and that fused kernel is 3-5x slower than the filter gradient
+    and a separate sum (bench/RESULTS.md: a 1x1 convolution 9 -> 64 over (128, 64, 32, 9),
+    forward + backward, 36.8 vs 19.2 ms). The forward is fused with the add either way.
+
+    Shapes: input `(batch, H, W, C)` -> output `(batch, H', W', filters)` ('channels_last').
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.data_format != "channels_last":
+            raise ValueError(f"BroadcastBiasConv2D needs data_format='channels_last', got {self.data_format!r}")
+
+    def call(self, inputs):
+        outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            outputs = tf.add(outputs, self.bias)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
