@@ -448,8 +448,6 @@ def layer_step_ms(layer, input_shape, repeats=3):
 def layer_profile(config, batch_size, repeats=3):
     """[{layer, shape, ms}] for the pieces of the first SLnL stage at the model's shapes:
     the local convolution, each non-local path, and the frequency attention."""
-    import keras
-
     from slnl_tf.layers import BroadcastBiasConv2D, FrequencyAttention, NonLocalAttention
 
     groups = batch_size * config.persons

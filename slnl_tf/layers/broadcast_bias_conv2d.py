@@ -6,7 +6,8 @@ import tensorflow as tf
 @keras.saving.register_keras_serializable(package="slnl_tf")
 class BroadcastBiasConv2D(keras.layers.Conv2D):
     """`keras.layers.Conv2D` (same arguments, weights and outputs) that adds its bias with
-    `tf.add`, where Keras' `ops.add` emits `tf.nn.bias_add`.
+    `tf.add`. Keras' Conv2D adds it with `ops.add`, which on the TensorFlow backend emits
+    `tf.nn.bias_add` for a bias-shaped operand.
 
     Why: on CPU, TensorFlow's oneDNN graph rewrite fuses BiasAdd's gradient (BiasAddGrad)
     into the filter gradient, and that fused kernel is 3-5x slower than the filter gradient
