@@ -386,9 +386,20 @@ def fed_training_rates(config, records_dir, batch_size, jit_compile, skip_absent
         return rates
 
 
-def serving_latencies(config, batch_size, clip_frames=100, calls=30, repeats=3, threads=None, persons=None):
-    """[(p50 ms, p99 ms)] per run of `calls` requests to the exported SavedModel's
-    serving_default, loaded as TF Serving loads it (no project code in the call path).
+def export_for_serving(config, export_dir):
+    """Exports a model of `config` (weights as built) to `export_dir`, as `slnl_tf.export`
+    does, for `serving_latencies`: one export serves every serving figure of a run."""
+    from slnl_tf import export
+    from slnl_tf.model import build_model
+
+    export.export(build_model(config), config, export_dir)
+
+
+def serving_latencies(export_dir, config, batch_size, clip_frames=100, calls=30, repeats=3, threads=None,
+                      persons=None):
+    """[(p50 ms, p99 ms)] per run of `calls` requests to the SavedModel in `export_dir`
+    (exported for `config`) through its serving_default, loaded as TF Serving loads it (no
+    project code in the call path).
     `persons`: how many of each clip's M person slots hold a person (the rest zeros, as
     an absent person is stored); None: all M.
     `threads`: (inter-op, intra-op) thread counts, as TF Serving's
@@ -400,30 +411,22 @@ def serving_latencies(config, batch_size, clip_frames=100, calls=30, repeats=3, 
         tf.config.threading.set_inter_op_parallelism_threads(threads[0])
         tf.config.threading.set_intra_op_parallelism_threads(threads[1])
 
-    from slnl_tf import export
-    from slnl_tf.model import build_model
-
-    root = tempfile.mkdtemp(prefix="slnl_serving_")
-    try:
-        export.export(build_model(config), config, os.path.join(root, "1"))
-        serve = tf.saved_model.load(os.path.join(root, "1")).signatures["serving_default"]
-        clips = np.random.default_rng(0).normal(
-            size=(batch_size, config.channels, clip_frames, config.joints, config.persons)).astype(np.float32)
-        clips[..., config.persons if persons is None else persons:] = 0
-        clips = tf.constant(clips)
-        for _ in range(3):
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    clips = np.random.default_rng(0).normal(
+        size=(batch_size, config.channels, clip_frames, config.joints, config.persons)).astype(np.float32)
+    clips[..., config.persons if persons is None else persons:] = 0
+    clips = tf.constant(clips)
+    for _ in range(3):
+        serve(clips=clips)["probabilities"].numpy()
+    runs = []
+    for _ in range(repeats):
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
             serve(clips=clips)["probabilities"].numpy()
-        runs = []
-        for _ in range(repeats):
-            times = []
-            for _ in range(calls):
-                start = time.perf_counter()
-                serve(clips=clips)["probabilities"].numpy()
-                times.append((time.perf_counter() - start) * 1e3)
-            runs.append((float(np.percentile(times, 50)), float(np.percentile(times, 99))))
-        return runs
-    finally:
-        shutil.rmtree(root)
+            times.append((time.perf_counter() - start) * 1e3)
+        runs.append((float(np.percentile(times, 50)), float(np.percentile(times, 99))))
+    return runs
 
 
 def layer_step_ms(layer, input_shape, repeats=3):

@@ -7,7 +7,8 @@
     python bench/run.py --mixed_precision=mixed_bfloat16 --batch_size=512            # on a GPU
 
 Figures (each the median, min and max over --repeats timed runs after a warm-up; the
-training, layer, input and serving figures each in a fresh Python process):
+training, layer, input and serving figures each in a fresh Python process; the serving figures
+all load one export):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
    5 N log2 N) of the config and every ablation variant;
 2. machine limits: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this
@@ -121,7 +122,9 @@ def run(config):
             figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats), dtype=compute))
             results["matmul_gflops_mixed"] = dict(figure, dtype=compute)
             _say(f"matmul {compute}: {_fmt(figure, ' GFLOP/s')}")
-        figure = measure.summary(measure.memory_gbytes_per_s(repeats=max(3, repeats)))
+        # 10 GB a run: on a slow-memory host (4 GB/s, session 10) --quick calls it 3 times.
+        figure = measure.summary(measure.memory_gbytes_per_s(calls=3 if FLAGS.quick else 10,
+                                                             repeats=max(3, repeats)))
         results["memory_gbytes_per_s"] = figure
         _say(f"memory (float32 elementwise, read + write): {_fmt(figure, ' GB/s')}")
         figure = measure.summary(measure.softmax_gelements_per_s(repeats=max(3, repeats)))
@@ -251,17 +254,27 @@ def run(config):
         if config.persons > 1:
             cases[2:2] = [(1, single_calls, None, 1), (1, single_calls, (2, 1), 1)]
             cases.append((64, batch_calls, None, 1))
-        for batch, calls, threads, persons in cases:
-            runs = measure.in_fresh_process(measure.serving_latencies, config, batch, calls=calls, repeats=repeats,
-                                            threads=threads, persons=persons)
-            figure = {"p50": measure.summary([r[0] for r in runs]), "p99": measure.summary([r[1] for r in runs]),
-                      "calls_per_run": calls, "clip_frames": 100,
-                      "persons_present": config.persons if persons is None else persons}
-            key = (f"batch={batch}, {figure['persons_present']} of {config.persons} persons"
-                   + (f", inter_op={threads[0]} intra_op={threads[1]}" if threads else ""))
-            results["serving_ms"][key] = figure
-            _say(f"serving {key}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}")
+        export_dir = os.path.join(tempfile.mkdtemp(prefix="slnl_serving_"), "1")
+        try:
+            measure.in_fresh_process(measure.export_for_serving, config, export_dir)
+            for case in cases:
+                _serving_figure(results["serving_ms"], export_dir, config, repeats, *case)
+        finally:
+            shutil.rmtree(os.path.dirname(export_dir))
     return results
+
+
+def _serving_figure(figures, export_dir, config, repeats, batch, calls, threads, persons):
+    """Times one serving case in a fresh process and adds it to `figures`."""
+    runs = measure.in_fresh_process(measure.serving_latencies, export_dir, config, batch, calls=calls,
+                                    repeats=repeats, threads=threads, persons=persons)
+    figure = {"p50": measure.summary([r[0] for r in runs]), "p99": measure.summary([r[1] for r in runs]),
+              "calls_per_run": calls, "clip_frames": 100,
+              "persons_present": config.persons if persons is None else persons}
+    key = (f"batch={batch}, {figure['persons_present']} of {config.persons} persons"
+           + (f", inter_op={threads[0]} intra_op={threads[1]}" if threads else ""))
+    figures[key] = figure
+    _say(f"serving {key}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}")
 
 
 def markdown_table(results):
