@@ -11,7 +11,6 @@ import multiprocessing
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 import numpy as np
