@@ -132,6 +132,7 @@ def test_config_dict_round_trip_and_presets():
         ModelConfig.from_dict({"depth": 3})
 
 
+@pytest.mark.slow
 def test_trains_on_a_learnable_batch_under_xla():
     clips, labels = _clips(TINY, n=64, seed=3)
     model = build_model(TINY)
