@@ -7,12 +7,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def pytest_collection_modifyitems(items):
-    # pytest-xdist hands tests out in collection order; with the slowest late, one worker ran
-    # the last 3 minutes of a 16.7-minute suite alone (session 10). Slow ones first.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
     # Imported here, not at module level, so that pytest-xdist's controller process never

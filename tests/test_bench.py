@@ -3,15 +3,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from shared_data import real_files
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-@pytest.mark.slow
 def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     import measure
 
@@ -72,7 +69,6 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert "every person vs absent persons skipped (in turn)" in text
 
 
-@pytest.mark.slow
 def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
     # RESULTS.md's GPU command: bf16 mixed precision, with and without XLA, MFU against the
     # bf16 matmul rate. Run here on CPU so that a lent GPU does not find it broken.

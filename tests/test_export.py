@@ -139,7 +139,6 @@ def test_export_from_a_mixed_precision_checkpoint_serves_float32(tmp_path):
     np.testing.assert_allclose(served["probabilities"].numpy().sum(), 1.0, atol=1e-3)
 
 
-@pytest.mark.slow
 def test_export_from_an_xla_trained_model_matches_it(tmp_path):
     model, _ = training.build_compiled_model(TINY.replace(dropout=0.0), training.TrainOptions(
         model_dir="", data_dir="", jit_compile=True, batch_size=2, warmup_epochs=0.0), steps_per_epoch=1)

@@ -132,7 +132,6 @@ def test_config_dict_round_trip_and_presets():
         ModelConfig.from_dict({"depth": 3})
 
 
-@pytest.mark.slow
 def test_trains_on_a_learnable_batch_under_xla():
     clips, labels = _clips(TINY, n=64, seed=3)
     model = build_model(TINY)

@@ -83,7 +83,6 @@ HISTORY_KEYS = {"loss", "learning_rate", "samples_per_second"} | {
     for metric in ("loss", "top1", "top5")} | {"val_loss"}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("loop", ["fit", "custom"])
 def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_path, loop):
     tf.config.experimental.enable_op_determinism()
@@ -260,7 +259,6 @@ def _weights(path):
     return [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
 
 
-@pytest.mark.slow
 def test_mirrored_on_two_cpus_matches_one_device_with_fit_and_the_custom_loop(records, tmp_path):
     runs = [("default", "fit"), ("mirrored", "fit"), ("mirrored", "custom")]
     for strategy, loop in runs:
@@ -300,7 +298,6 @@ def _run_two_workers(records, model_dir, *extra):
     return outputs
 
 
-@pytest.mark.slow
 def test_multi_worker_trains_in_step_and_resumes_after_one_worker_is_stopped(records, tmp_path):
     # Two workers on 127.0.0.1 from TF_CONFIG, one model directory (as on a shared file
     # system). Straight run: both take the same 3 steps on their own shards of the input and
