@@ -184,13 +184,14 @@ def _resident_training(config, batch_size, jit_compile, skip_absent_persons=Fals
     import tensorflow as tf
 
     from data_pipeline import synthetic
-    from slnl_tf.model import OUTPUTS, build_losses, build_model
+    from slnl_tf.model import OUTPUTS, build_model
+    from slnl_tf.training import compile_model
 
     keras.utils.set_random_seed(0)
     clips, labels = synthetic.make_clips(batch_size, config.num_classes, config.frames, config.joints,
                                          config.persons)
     model = build_model(config, skip_absent_persons=skip_absent_persons)
-    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=build_losses(config), jit_compile=jit_compile)
+    compile_model(model, config, keras.optimizers.AdamW(1e-3), jit_compile)
     x = tf.constant(clips)
     y = {name: tf.constant(labels) for name in OUTPUTS}
 

@@ -99,8 +99,9 @@ def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_r
     from slnl_tf.present_persons import PresentPersonsModel
 
     manifest = data_input.read_manifest(data_dir)
-    # Only the persons present in each clip are computed; made once for all windows (one trace).
-    logits_of = tf.function(PresentPersonsModel(model), reduce_retracing=True)
+    # Only the persons present in each clip are computed; one trace for every window and batch size.
+    logits_of = tf.function(PresentPersonsModel(model),
+                            input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), "float32")])
     positions = [0.5] if clips == 1 else np.linspace(0.0, 1.0, clips)
     names, labels, scores = None, None, None
     for position in positions:

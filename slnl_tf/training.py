@@ -373,7 +373,9 @@ class CustomLoop:
         self.top_k = min(5, num_classes)
         self._gradients = tf.function(self._gradients_and_statistics, jit_compile=jit_compile)
         self._train_step = tf.function(self._distributed_step)
-        self._eval_step = tf.function(self._evaluation_step, jit_compile=jit_compile)
+        # Any batch size: the last validation batch is smaller and would trace a second graph.
+        self._eval_step = tf.function(self._evaluation_step, jit_compile=jit_compile, input_signature=(
+            tf.TensorSpec((None, *model.input_shape[1:]), "float32"), tf.TensorSpec((None,), "int32")))
 
     def _statistics(self, outputs, labels):
         count = tf.cast(tf.shape(labels)[0], "float32")
@@ -478,8 +480,23 @@ def build_compiled_model(config, options, steps_per_epoch):
     metrics = {name: [keras.metrics.SparseCategoricalAccuracy(name="top1"),
                       keras.metrics.SparseTopKCategoricalAccuracy(min(5, config.num_classes), name="top5")]
                for name in OUTPUTS}
-    model.compile(optimizer=optimizer, loss=build_losses(config), metrics=metrics, jit_compile=options.jit_compile)
+    compile_model(model, config, optimizer, options.jit_compile, metrics)
     return model, optimizer
+
+
+def compile_model(model, config, optimizer, jit_compile, metrics=None):
+    """`model.compile` with the config's losses, and the optimizer's state and the per-head
+    loss trackers built here: without a tf.distribute strategy Keras would create them inside
+    the first traced train step, and a step that creates variables is traced a second time
+    (5 of the 20 s a tiny model's first fit took on 2 cores). Under a strategy Keras builds
+    the trackers before tracing."""
+    model.compile(optimizer=optimizer, loss=build_losses(config), metrics=metrics, jit_compile=jit_compile)
+    optimizer.build(model.trainable_variables)
+    if not tf.distribute.has_strategy():
+        clip = np.zeros((1, *model.input_shape[1:]), "float32")
+        model.compute_loss(y={name: np.zeros((1,), "int32") for name in OUTPUTS}, y_pred=model(clip),
+                           training=False)
+        model.reset_metrics()
 
 
 def train(config, options, log=print, extra_callbacks=()):
@@ -493,7 +510,6 @@ def train(config, options, log=print, extra_callbacks=()):
     keras.utils.set_random_seed(options.seed)
     with strategy.scope():
         model, optimizer = build_compiled_model(config, options, steps_per_epoch)
-        optimizer.build(model.trainable_variables)
     checkpoint_dir = os.path.join(options.model_dir, "checkpoints")
     # Under multi_worker every worker restores from the chief's directory (a shared file
     # system, as for Keras' BackupAndRestore) and only the chief writes there.
