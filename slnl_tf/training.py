@@ -491,7 +491,7 @@ def compile_model(model, config, optimizer, jit_compile, metrics=None):
     (5 of the 20 s a tiny model's first fit took on 2 cores). Under a strategy Keras builds
     the trackers before tracing."""
     model.compile(optimizer=optimizer, loss=build_losses(config), metrics=metrics, jit_compile=jit_compile)
-    optimizer.build(model.trainable_variables)
+    model.optimizer.build(model.trainable_variables)  # the loss-scale wrapper under mixed_float16
     if not tf.distribute.has_strategy():
         clip = np.zeros((1, *model.input_shape[1:]), "float32")
         model.compute_loss(y={name: np.zeros((1,), "int32") for name in OUTPUTS}, y_pred=model(clip),

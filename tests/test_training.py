@@ -78,8 +78,10 @@ def test_flagfiles_parse_and_their_models_take_two_steps(records):
         assert int(model.optimizer.iterations) == 2
 
 
-def test_a_compiled_models_train_step_is_traced_once():
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])  # float16: a loss-scale optimizer wraps ours
+def test_a_compiled_models_train_step_is_traced_once(policy):
     # Keras creates loss trackers lazily; a traced step that creates variables is traced twice.
+    keras.mixed_precision.set_global_policy(policy)
     model, _ = training.build_compiled_model(TINY, training.TrainOptions(model_dir="", data_dir=""), 1)
     traces, train_step = [], model.train_step
     model.train_step = lambda data: traces.append(data) or train_step(data)
