@@ -262,10 +262,19 @@ np.savez(os.path.join(model_dir, f"weights-{task}.npz"), *model.get_weights())
 """
 
 
-def _run_distributed(records, model_dir, strategy, loop):
-    result = subprocess.run([sys.executable, "-c", DISTRIBUTED_SCRIPT, records, str(model_dir), str(ROOT / "tests"),
-                             strategy, loop], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+def _start_distributed(records, model_dir, strategy, loop, *extra, environment=None):
+    return subprocess.Popen([sys.executable, "-c", DISTRIBUTED_SCRIPT, records, str(model_dir), str(ROOT / "tests"),
+                             strategy, loop, *extra], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _outputs(processes):
+    outputs = []
+    for process in processes:
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output[-3000:]
+        outputs.append(output)
+    return outputs
 
 
 def _weights(path):
@@ -275,8 +284,8 @@ def _weights(path):
 
 def test_mirrored_on_two_cpus_matches_one_device_with_fit_and_the_custom_loop(records, tmp_path):
     runs = [("default", "fit"), ("mirrored", "fit"), ("mirrored", "custom")]
-    for strategy, loop in runs:
-        _run_distributed(records, tmp_path / f"{strategy}-{loop}", strategy, loop)
+    # At once: each is mostly single-threaded start-up and tracing.
+    _outputs([_start_distributed(records, tmp_path / f"{strategy}-{loop}", strategy, loop) for strategy, loop in runs])
     reference = _weights(tmp_path / "default-fit" / "weights-0.npz")
     for strategy, loop in runs[1:]:
         for a, b in zip(reference, _weights(tmp_path / f"{strategy}-{loop}" / "weights-0.npz")):
@@ -297,19 +306,9 @@ def _free_ports(count):
 
 def _run_two_workers(records, model_dir, *extra):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
-    for index in range(2):
-        environment = dict(os.environ, TF_CONFIG=json.dumps(
-            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-c", DISTRIBUTED_SCRIPT, records, str(model_dir), str(ROOT / "tests"), "multi_worker",
-             "auto", *extra], cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = []
-    for process in processes:
-        output, _ = process.communicate(timeout=300)
-        assert process.returncode == 0, output[-3000:]
-        outputs.append(output)
-    return outputs
+    return _outputs([_start_distributed(records, model_dir, "multi_worker", "auto", *extra, environment=dict(
+        os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})))
+        for index in range(2)])
 
 
 def test_multi_worker_trains_in_step_and_resumes_after_one_worker_is_stopped(records, tmp_path):
