@@ -15,6 +15,7 @@ from absl import flags
 
 from data_pipeline import build, sources, synthetic
 from slnl_tf import evaluate, flags as project_flags, training
+from slnl_tf.model import OUTPUTS
 from tiny_config import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def test_flagfiles_parse_and_their_models_take_two_steps(records):
                                         epochs=1, batch_size=4)
         model, _ = training.build_compiled_model(config, options, steps_per_epoch=2)
         model.run_eagerly = True  # tracing ~20 graphs would dominate the suite's time
-        targets = {name: batch["label"] for name in ("position", "velocity", "concat")}
+        targets = {name: batch["label"] for name in OUTPUTS}
         losses = [model.train_on_batch(batch["skeleton"], targets)[0] for _ in range(2)]
         assert np.all(np.isfinite(losses)), files
         assert int(model.optimizer.iterations) == 2
@@ -86,10 +87,9 @@ def test_a_compiled_models_train_step_is_traced_once(policy):
     traces, train_step = [], model.train_step
     model.train_step = lambda data: traces.append(data) or train_step(data)
     clips, labels = synthetic.make_clips(2, TINY.num_classes, TINY.frames)
-    losses = [model.train_on_batch(clips, {name: labels for name in ("position", "velocity", "concat")},
-                                   return_dict=True) for _ in range(2)]
+    losses = [model.train_on_batch(clips, {name: labels for name in OUTPUTS}, return_dict=True) for _ in range(2)]
     assert len(traces) == 1
-    assert all(np.isfinite(loss[f"{name}_loss"]) for loss in losses for name in ("position", "velocity", "concat"))
+    assert all(np.isfinite(loss[f"{name}_loss"]) for loss in losses for name in OUTPUTS)
 
 
 HISTORY_KEYS = {"loss", "learning_rate", "samples_per_second"} | {
