@@ -93,7 +93,7 @@ def test_a_compiled_models_train_step_is_traced_once(policy):
 
 
 HISTORY_KEYS = {"loss", "learning_rate", "samples_per_second"} | {
-    f"{prefix}{head}_{metric}" for prefix in ("", "val_") for head in ("position", "velocity", "concat")
+    f"{prefix}{head}_{metric}" for prefix in ("", "val_") for head in OUTPUTS
     for metric in ("loss", "top1", "top5")} | {"val_loss"}
 
 
@@ -183,7 +183,7 @@ def test_evaluation_outputs_are_consistent(records, tmp_path):
     metrics, matrix = evaluate.evaluate(model, CONFIG, records, "test", str(tmp_path / "eval"), batch_size=5)
     test_count = json.loads((Path(records) / "manifest.json").read_text())["splits"]["test"]["written"]
     assert metrics["samples"] == test_count == matrix.sum()
-    for head in ("position", "velocity", "concat", "fused"):
+    for head in (*OUTPUTS, evaluate.FUSED):
         assert 0 <= metrics[f"{head}_top1"] <= metrics[f"{head}_top5"] <= 1
     scores = np.load(tmp_path / "eval" / "scores.npz")
     assert len(set(scores["names"])) == test_count and scores["fused"].shape == (test_count, 60)
