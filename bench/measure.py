@@ -395,11 +395,11 @@ def export_for_serving(config, export_dir):
     export.export(build_model(config), config, export_dir)
 
 
-def serving_latencies(export_dir, config, batch_size, clip_frames=100, calls=30, repeats=3, threads=None,
-                      persons=None):
-    """[(p50 ms, p99 ms)] per run of `calls` requests to the SavedModel in `export_dir`
-    (exported for `config`) through its serving_default, loaded as TF Serving loads it (no
-    project code in the call path).
+def serving_latencies(export_dir, config, cases, clip_frames=100, repeats=3, threads=None):
+    """[[(p50 ms, p99 ms)] per run] per case: each case `(batch size, calls, persons)` is
+    `repeats` runs of `calls` requests to the SavedModel in `export_dir` (exported for
+    `config`) through its serving_default, loaded once, as TF Serving loads it (no project
+    code in the call path).
     `persons`: how many of each clip's M person slots hold a person (the rest zeros, as
     an absent person is stored); None: all M.
     `threads`: (inter-op, intra-op) thread counts, as TF Serving's
@@ -412,21 +412,24 @@ def serving_latencies(export_dir, config, batch_size, clip_frames=100, calls=30,
         tf.config.threading.set_intra_op_parallelism_threads(threads[1])
 
     serve = tf.saved_model.load(export_dir).signatures["serving_default"]
-    clips = np.random.default_rng(0).normal(
-        size=(batch_size, config.channels, clip_frames, config.joints, config.persons)).astype(np.float32)
-    clips[..., config.persons if persons is None else persons:] = 0
-    clips = tf.constant(clips)
-    for _ in range(3):
-        serve(clips=clips)["probabilities"].numpy()
-    runs = []
-    for _ in range(repeats):
-        times = []
-        for _ in range(calls):
-            start = time.perf_counter()
+    results = []
+    for batch_size, calls, persons in cases:
+        clips = np.random.default_rng(0).normal(
+            size=(batch_size, config.channels, clip_frames, config.joints, config.persons)).astype(np.float32)
+        clips[..., config.persons if persons is None else persons:] = 0
+        clips = tf.constant(clips)
+        for _ in range(3):
             serve(clips=clips)["probabilities"].numpy()
-            times.append((time.perf_counter() - start) * 1e3)
-        runs.append((float(np.percentile(times, 50)), float(np.percentile(times, 99))))
-    return runs
+        runs = []
+        for _ in range(repeats):
+            times = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                serve(clips=clips)["probabilities"].numpy()
+                times.append((time.perf_counter() - start) * 1e3)
+            runs.append((float(np.percentile(times, 50)), float(np.percentile(times, 99))))
+        results.append(runs)
+    return results
 
 
 def layer_step_ms(layer, input_shape, repeats=3):

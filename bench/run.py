@@ -7,8 +7,8 @@
     python bench/run.py --mixed_precision=mixed_bfloat16 --batch_size=512            # on a GPU
 
 Figures (each the median, min and max over --repeats timed runs after a warm-up; the
-training, layer, input and serving figures each in a fresh Python process; the serving figures
-all load one export):
+training, layer, input and serving figures each in a fresh Python process, with --quick one
+per serving thread setting; the serving figures all load one export):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
    5 N log2 N) of the config and every ablation variant;
 2. machine limits: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this
@@ -54,7 +54,8 @@ from slnl_tf import flags as project_flags  # noqa: E402
 project_flags.define_training_flags()  # so that a training flagfile (--flagfile=configs/demo.flags) parses
 STAGES = ("cost", "matmul", "train", "layers", "input", "conversion", "serving")
 flags.DEFINE_list("only", list(STAGES), f"which figures: {','.join(STAGES)}")
-flags.DEFINE_bool("quick", False, "fewer steps, calls and files")
+flags.DEFINE_bool("quick", False, "fewer steps, calls and files; the serving cases of one thread setting in one "
+                  "process")
 flags.DEFINE_integer("repeats", 3, "timed runs per figure")
 flags.DEFINE_list("train_jit", ["false", "true"], "jit_compile settings to time")
 flags.DEFINE_integer("files", 600, "raw files for the conversion and input figures")
@@ -243,7 +244,6 @@ def run(config):
         results["serving_floor_ms_batch1"] = floor
         _say(f"serving floor at batch 1: {floor['total']:.1f} ms = {floor['matmuls']:.1f} (FLOPs at the matmul rate) "
              f"+ {floor['softmax']:.1f} (attention weights at the softmax rate)")
-        results["serving_ms"] = {}
         # Batch 1 also with single-threaded ops, two at a time: the setting README ("Serve
         # with TF Serving") recommends for latency, faster than the defaults at batch 1 and
         # slower at batch 64 on this CPU (RESULTS.md).
@@ -257,24 +257,37 @@ def run(config):
         export_dir = os.path.join(tempfile.mkdtemp(prefix="slnl_serving_"), "1")
         try:
             measure.in_fresh_process(measure.export_for_serving, config, export_dir)
-            for case in cases:
-                _serving_figure(results["serving_ms"], export_dir, config, repeats, *case)
+            # Each case in its own process; --quick saves the start-ups: the cases of one
+            # thread setting share one.
+            groups = [[case] for case in cases] if not FLAGS.quick else [
+                [case for case in cases if case[2] == threads] for threads in dict.fromkeys(c[2] for c in cases)]
+            figures = {}
+            for group in groups:
+                figures.update(_serving_figures(export_dir, config, repeats, group))
+            results["serving_ms"] = dict(figures[case] for case in cases)
         finally:
             shutil.rmtree(os.path.dirname(export_dir))
     return results
 
 
-def _serving_figure(figures, export_dir, config, repeats, batch, calls, threads, persons):
-    """Times one serving case in a fresh process and adds it to `figures`."""
-    runs = measure.in_fresh_process(measure.serving_latencies, export_dir, config, batch, calls=calls,
-                                    repeats=repeats, threads=threads, persons=persons)
-    figure = {"p50": measure.summary([r[0] for r in runs]), "p99": measure.summary([r[1] for r in runs]),
-              "calls_per_run": calls, "clip_frames": 100,
-              "persons_present": config.persons if persons is None else persons}
-    key = (f"batch={batch}, {figure['persons_present']} of {config.persons} persons"
-           + (f", inter_op={threads[0]} intra_op={threads[1]}" if threads else ""))
-    figures[key] = figure
-    _say(f"serving {key}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}")
+def _serving_figures(export_dir, config, repeats, cases):
+    """{case: (name, figure)} for serving cases `(batch, calls, threads, persons)` of one
+    thread setting, timed in one fresh process."""
+    threads = cases[0][2]
+    per_case = measure.in_fresh_process(measure.serving_latencies, export_dir, config,
+                                        [(batch, calls, persons) for batch, calls, _, persons in cases],
+                                        repeats=repeats, threads=threads)
+    figures = {}
+    for case, runs in zip(cases, per_case):
+        batch, calls, _, persons = case
+        figure = {"p50": measure.summary([r[0] for r in runs]), "p99": measure.summary([r[1] for r in runs]),
+                  "calls_per_run": calls, "clip_frames": 100,
+                  "persons_present": config.persons if persons is None else persons}
+        name = (f"batch={batch}, {figure['persons_present']} of {config.persons} persons"
+                + (f", inter_op={threads[0]} intra_op={threads[1]}" if threads else ""))
+        _say(f"serving {name}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}")
+        figures[case] = (name, figure)
+    return figures
 
 
 def markdown_table(results):
