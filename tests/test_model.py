@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from data_pipeline import synthetic
-from slnl_tf import losses
+from slnl_tf import losses, training
 from slnl_tf.config import NUM_STAGES, PRESETS, ModelConfig
 from slnl_tf.layers import FrequencyAttention, SLnLBlock
 from slnl_tf.layers.frequency_attention import VARIANTS
@@ -135,7 +135,9 @@ def test_config_dict_round_trip_and_presets():
 def test_trains_on_a_learnable_batch_under_xla():
     clips, labels = _clips(TINY, n=64, seed=3)
     model = build_model(TINY)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=build_losses(TINY), jit_compile=True)
+    # As training compiles it: the optimizer and the loss trackers built before the first
+    # traced step, which would otherwise create them and be traced again (fit: 39-41 -> 24 s here).
+    training.compile_model(model, TINY, keras.optimizers.Adam(3e-3), jit_compile=True)
     targets = {name: labels for name in OUTPUTS}
     first = model.evaluate(clips, targets, batch_size=64, verbose=0, return_dict=True)["loss"]
     model.fit(clips, targets, batch_size=16, epochs=15, verbose=0)
