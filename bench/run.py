@@ -259,10 +259,11 @@ def run(config):
             measure.in_fresh_process(measure.export_for_serving, config, export_dir)
             # Each case in its own process; --quick saves the start-ups: the cases of one
             # thread setting share one.
-            groups = [[case] for case in cases] if not FLAGS.quick else [
-                [case for case in cases if case[2] == threads] for threads in dict.fromkeys(c[2] for c in cases)]
+            groups = {}
+            for case in cases:
+                groups.setdefault(case[2] if FLAGS.quick else case, []).append(case)
             figures = {}
-            for group in groups:
+            for group in groups.values():
                 figures.update(_serving_figures(export_dir, config, repeats, group))
             results["serving_ms"] = dict(figures[case] for case in cases)
         finally:
