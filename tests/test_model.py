@@ -137,15 +137,14 @@ def test_trains_on_a_learnable_batch_under_xla():
     model = build_model(TINY)
     # As training compiles it: the optimizer and the loss trackers built before the first
     # traced step, which would otherwise create them and be traced again (fit: 39-41 -> 24 s here).
-    training.compile_model(model, TINY, keras.optimizers.Adam(3e-3), jit_compile=True)
-    targets = {name: labels for name in OUTPUTS}
-    first = model.evaluate(clips, targets, batch_size=64, verbose=0, return_dict=True)["loss"]
-    model.fit(clips, targets, batch_size=16, epochs=15, verbose=0)
-    result = model.evaluate(clips, targets, batch_size=64, verbose=0, return_dict=True)
-    assert np.isfinite(result["loss"])
-    assert result["loss"] < 0.5 * first, (first, result)
-    accuracy = np.mean(np.argmax(model.predict(clips, verbose=0)["concat"], -1) == labels)
-    assert accuracy > 0.6, accuracy
+    # The figures of fit's own epochs: evaluate and predict would each compile another XLA
+    # program (7 and 5 of this test's 35 s on 2 cores).
+    training.compile_model(model, TINY, keras.optimizers.Adam(3e-3), jit_compile=True,
+                           metrics={"concat": [keras.metrics.SparseCategoricalAccuracy(name="top1")]})
+    history = model.fit(clips, {name: labels for name in OUTPUTS}, batch_size=16, epochs=15, verbose=0).history
+    assert np.all(np.isfinite(history["loss"]))
+    assert history["loss"][-1] < 0.5 * history["loss"][0], history["loss"]
+    assert history["concat_top1"][-1] > 0.6, history["concat_top1"]
 
 
 def test_total_loss_is_the_sum_over_the_three_heads():
