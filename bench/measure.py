@@ -211,43 +211,37 @@ def _samples_per_s(step, steps, batch_size):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none"):
-    """[(samples/s, matmul GFLOP/s)] per timed run: full training steps (forward, backward,
-    AdamW update) on clips already on the device (so the figure is the model's, not the
-    input's), each run right after a timed run of `matmul_gflops` in the compute dtype, in
-    this process. The host's speed drifts within minutes (bench/RESULTS.md), so MFU divides
-    each training run by the matmul rate measured beside it. Every person slot is computed
-    (no skip_absent_persons), so that the model's FLOPs are the work done."""
+def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none",
+                skip_absent_too=False, matmul_calls=10):
+    """{"every person": [samples/s], "matmul_gflops": [GFLOP/s]} per timed run: full training
+    steps (forward, backward, AdamW update) on clips already on the device (so the figure is
+    the model's, not the input's), each run right after a timed run of `matmul_gflops` (of
+    `matmul_calls` calls) in the compute dtype, in this process. The host's speed drifts
+    within minutes (bench/RESULTS.md), so MFU divides each training run by the matmul rate
+    measured beside it. Every person slot is computed, so that the model's FLOPs are the work
+    done.
+    skip_absent_too (XLA off only): also "absent persons skipped", the same step of the model
+    built with skip_absent_persons on the same batch, timed right after each run; with
+    "present" (person slots holding a person) and "slots" (all person slots)."""
     import keras
 
     with _global_policy(mixed_precision):
-        step, _ = _resident_training(config, batch_size, jit_compile)
+        steps_of = {"every person": _resident_training(config, batch_size, jit_compile)}
+        if skip_absent_too:
+            steps_of["absent persons skipped"] = _resident_training(config, batch_size, False,
+                                                                    skip_absent_persons=True)
+            # Building the second model resets TensorFlow's global seed, on which the first
+            # model's traced step depends: its next call retraces (a second or more), so each
+            # step runs once untimed here.
+            for step, _ in steps_of.values():
+                step()
         compute_dtype = keras.mixed_precision.global_policy().compute_dtype
-        rates = []
+        rates = {name: [] for name in ("matmul_gflops", *steps_of)}
         for _ in range(repeats):
-            matmul_rate = matmul_gflops(repeats=1, dtype=compute_dtype)[0]
-            rates.append((_samples_per_s(step, steps, batch_size), matmul_rate))
-        return rates
-
-
-def skip_absent_training_rates(config, batch_size, steps=5, repeats=3, mixed_precision="none"):
-    """{"every person": [samples/s], "absent persons skipped": [samples/s], "present":
-    person slots holding a person, "slots": all person slots}: the training step of
-    `train_rates` (no XLA) with every person slot computed and with the model built with
-    skip_absent_persons, in turn in this process, on the same batch."""
-    with _global_policy(mixed_precision):
-        steps_of = {}
-        for name, skip in (("every person", False), ("absent persons skipped", True)):
-            steps_of[name], clips = _resident_training(config, batch_size, False, skip_absent_persons=skip)
-        # Building the second model resets TensorFlow's global seed, on which the first
-        # model's traced step depends: its next call retraces (a second or more), so each
-        # step runs once untimed here.
-        for step in steps_of.values():
-            step()
-        rates = {name: [] for name in steps_of}
-        for _ in range(repeats):
-            for name, step in steps_of.items():
+            rates["matmul_gflops"].append(matmul_gflops(calls=matmul_calls, repeats=1, dtype=compute_dtype)[0])
+            for name, (step, _) in steps_of.items():
                 rates[name].append(_samples_per_s(step, steps, batch_size))
+        clips = steps_of["every person"][1]
         return dict(rates, present=int(np.any(clips != 0, axis=(1, 2, 3)).sum()), slots=batch_size * config.persons)
 
 
@@ -454,6 +448,12 @@ def layer_step_ms(layer, input_shape, repeats=3):
         [g.numpy() for g in step(x)]
         times.append((time.perf_counter() - start) * 1e3)
     return times
+
+
+def layer_figures(config, batch_size, repeats=3):
+    """(`layer_profile`, `attention_gradient_ab` with at least 3 rounds), one after the other
+    in this process."""
+    return layer_profile(config, batch_size, repeats), attention_gradient_ab(config, batch_size, max(3, repeats))
 
 
 def layer_profile(config, batch_size, repeats=3):

@@ -7,8 +7,9 @@
     python bench/run.py --mixed_precision=mixed_bfloat16 --batch_size=512            # on a GPU
 
 Figures (each the median, min and max over --repeats timed runs after a warm-up; the
-training, layer, input and serving figures each in a fresh Python process, with --quick one
-per serving thread setting; the serving figures all load one export):
+training (per XLA setting), layer, input and serving figures each in a fresh Python process,
+with --quick one per serving thread setting and 3 chained matmuls per matmul-rate run
+instead of 10; the serving figures all load one export):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
    5 N log2 N) of the config and every ablation variant;
 2. machine limits: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this
@@ -101,6 +102,7 @@ def run(config):
                           "m1": config.m1, "m2": config.m2, "attention": config.attention,
                           "batch_size": FLAGS.batch_size}}
     repeats = FLAGS.repeats
+    matmul_calls = 3 if FLAGS.quick else 10
     _say(f"machine: {results['machine']}")
     forward_gflops = None
     # The training and serving figures are compared with the model's cost and the machine's limits.
@@ -115,12 +117,13 @@ def run(config):
             _say(f"cost  {row['label']:<28} params {row['params']:>10,}  GFLOPs/clip {row['gflops_per_clip']:7.3f}  "
                  f"attention weights/clip {row['attention_weights_per_clip'] / 1e6:6.2f} M")
     if "matmul" in FLAGS.only or needs_limits:
-        figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats)))
+        figure = measure.summary(measure.matmul_gflops(calls=matmul_calls, repeats=max(3, repeats)))
         results["matmul_gflops"] = figure
         _say(f"matmul float32: {_fmt(figure, ' GFLOP/s')}")
         if FLAGS.mixed_precision != "none":  # MFU of a mixed-precision step is against its own matmul rate
             compute = FLAGS.mixed_precision.replace("mixed_", "")
-            figure = measure.summary(measure.matmul_gflops(repeats=max(3, repeats), dtype=compute))
+            figure = measure.summary(measure.matmul_gflops(calls=matmul_calls, repeats=max(3, repeats),
+                                                           dtype=compute))
             results["matmul_gflops_mixed"] = dict(figure, dtype=compute)
             _say(f"matmul {compute}: {_fmt(figure, ' GFLOP/s')}")
         # 10 GB a run: on a slow-memory host (4 GB/s, session 10) --quick calls it 3 times.
@@ -148,38 +151,36 @@ def run(config):
             try:
                 rates = measure.in_fresh_process(
                     measure.train_rates, config, FLAGS.batch_size, jit == "true", steps=2 if FLAGS.quick else 5,
-                    repeats=repeats, mixed_precision=FLAGS.mixed_precision)
+                    repeats=repeats, mixed_precision=FLAGS.mixed_precision, skip_absent_too=jit == "false",
+                    matmul_calls=matmul_calls)
             except RuntimeError as error:  # e.g. out of memory: recorded, not hidden
                 results["training"][key] = {"error": str(error).splitlines()[0][:300]}
                 _say(f"train {key}: FAILED {results['training'][key]['error']}")
                 continue
-            figure = measure.summary([samples_per_s for samples_per_s, _ in rates])
+            figure = measure.summary(rates["every person"])
             figure["per_run"] = [{"samples_per_s": samples_per_s, "matmul_gflops": matmul_rate,
                                   "mfu": samples_per_s * 3 * forward_gflops / matmul_rate}
-                                 for samples_per_s, matmul_rate in rates]
+                                 for samples_per_s, matmul_rate in zip(rates["every person"], rates["matmul_gflops"])]
             figure["mfu_runs"] = measure.summary([run["mfu"] for run in figure["per_run"]])
             figure["mfu"] = figure["mfu_runs"]["median"]
             results["training"][key] = figure
             _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {_fmt(_percent(figure['mfu_runs']), ' %')} of "
-                 f"the matmul rate timed before each run ({_fmt(measure.summary([r[1] for r in rates]), ' GFLOP/s')})")
-        if "false" in FLAGS.train_jit:
-            rates = measure.in_fresh_process(measure.skip_absent_training_rates, config, FLAGS.batch_size,
-                                             steps=2 if FLAGS.quick else 5, repeats=repeats,
-                                             mixed_precision=FLAGS.mixed_precision)
-            skipped = {name: measure.summary(rates[name]) for name in ("every person", "absent persons skipped")}
-            skipped["speedup"] = measure.summary([b / a for a, b in zip(rates["every person"],
-                                                                        rates["absent persons skipped"])])
-            skipped.update(present=rates["present"], slots=rates["slots"])
-            results["training_absent_persons_skipped"] = skipped
-            _say(f"train, jit_compile=false, {rates['present']} of {rates['slots']} person slots present: every "
-                 f"person {_fmt(skipped['every person'], ' samples/s')}, absent persons skipped "
-                 f"{_fmt(skipped['absent persons skipped'], ' samples/s')}: {_fmt(skipped['speedup'], 'x', 2)}")
+                 f"the matmul rate timed before each run "
+                 f"({_fmt(measure.summary(rates['matmul_gflops']), ' GFLOP/s')})")
+            if "absent persons skipped" in rates:
+                skipped = {name: measure.summary(rates[name]) for name in ("every person", "absent persons skipped")}
+                skipped["speedup"] = measure.summary([b / a for a, b in zip(rates["every person"],
+                                                                            rates["absent persons skipped"])])
+                skipped.update(present=rates["present"], slots=rates["slots"])
+                results["training_absent_persons_skipped"] = skipped
+                _say(f"train, {key}, {rates['present']} of {rates['slots']} person slots present: every "
+                     f"person {_fmt(skipped['every person'], ' samples/s')}, absent persons skipped "
+                     f"{_fmt(skipped['absent persons skipped'], ' samples/s')}: {_fmt(skipped['speedup'], 'x', 2)}")
     if "layers" in FLAGS.only:
-        rows = measure.in_fresh_process(measure.layer_profile, config, FLAGS.batch_size, repeats)
+        rows, ab = measure.in_fresh_process(measure.layer_figures, config, FLAGS.batch_size, repeats)
         results["layer_profile_ms"] = rows
         for row in rows:
             _say(f"layer {row['layer']:<40} {_fmt(row, ' ms')} fwd+bwd at {tuple(row['shape'])}")
-        ab = measure.in_fresh_process(measure.attention_gradient_ab, config, FLAGS.batch_size, max(3, repeats))
         results["attention_gradient_ms"] = {name: measure.summary(times) for name, times in ab.items()}
         for name, figure in results["attention_gradient_ms"].items():
             _say(f"{name}: {_fmt(figure, ' ms')} fwd+bwd")
@@ -256,7 +257,7 @@ def run(config):
             cases.append((64, batch_calls, None, 1))
         export_dir = os.path.join(tempfile.mkdtemp(prefix="slnl_serving_"), "1")
         try:
-            measure.in_fresh_process(measure.export_for_serving, config, export_dir)
+            measure.export_for_serving(config, export_dir)  # here: nothing is timed in this process after it
             # Each case in its own process; --quick saves the start-ups: the cases of one
             # thread setting share one.
             groups = {}
