@@ -23,8 +23,10 @@ demo: $(VENV)/.installed
 	$(PY) -m slnl_tf.predict --export_dir=runs/demo/export/slnl_rfa/1 --top_k=2 \
 	  $$(ls runs/demo/data/raw/*.skeleton | sed -n '1p;400p;800p')
 
+# --dist loadgroup: the tests marked with one xdist_group run in one worker, which builds
+# their shared module fixture once.
 test: $(VENV)/.installed
-	$(PY) -m pytest -n 2 -q tests
+	$(PY) -m pytest -n 2 --dist loadgroup -q tests
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -42,6 +42,15 @@ def _options(records, model_dir, **changes):
 CONFIG = TINY.replace(num_classes=60, dropout=0.0)
 
 
+@pytest.fixture(scope="module")
+def straight_run(records, tmp_path_factory):
+    """(model, history, checkpoint directory) of one deterministic run of `_options` as they
+    are (Keras fit, 2 epochs of 3 steps): the reference run of several tests, trained once
+    per test process (each run traces its steps, ~15 s on 2 cores)."""
+    tf.config.experimental.enable_op_determinism()
+    return training.train(CONFIG, _options(records, tmp_path_factory.mktemp("straight")), log=lambda _: None)
+
+
 def test_flagfiles_parse_and_their_models_take_two_steps(records):
     # Every configs/*.flags is parsed with the real parser; each distinct model and
     # optimizer set-up (at tiny width and length) takes two training steps on a batch of
@@ -98,10 +107,14 @@ HISTORY_KEYS = {"loss", "learning_rate", "samples_per_second"} | {
 
 
 @pytest.mark.parametrize("loop", ["fit", "custom"])
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_path, loop):
+@pytest.mark.xdist_group("straight_run")  # one worker trains the shared run once
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_path, loop, request):
     tf.config.experimental.enable_op_determinism()
-    straight, history, _ = training.train(CONFIG, _options(records, tmp_path / "straight", training_loop=loop),
-                                          log=lambda _: None)
+    if loop == "fit":
+        straight, history, _ = request.getfixturevalue("straight_run")
+    else:
+        straight, history, _ = training.train(CONFIG, _options(records, tmp_path / "straight", training_loop=loop),
+                                              log=lambda _: None)
     assert set(history) == HISTORY_KEYS
 
     class SigtermAtStep(keras.callbacks.Callback):
@@ -124,12 +137,12 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_pat
         np.testing.assert_array_equal(a, b)
 
 
-def test_skipping_absent_persons_trains_to_the_same_weights(records, tmp_path):
-    tf.config.experimental.enable_op_determinism()
-    runs = [training.train(CONFIG, _options(records, tmp_path / str(skip), skip_absent_persons=skip),
-                           log=lambda _: None)[0] for skip in (False, True)]
-    assert any(layer.name == "compact_persons" for layer in runs[1].layers)
-    for weight, a, b in zip(runs[0].weights, runs[0].get_weights(), runs[1].get_weights()):
+@pytest.mark.xdist_group("straight_run")
+def test_skipping_absent_persons_trains_to_the_same_weights(records, tmp_path, straight_run):
+    straight = straight_run[0]
+    skipping, _, _ = training.train(CONFIG, _options(records, tmp_path, skip_absent_persons=True), log=lambda _: None)
+    assert any(layer.name == "compact_persons" for layer in skipping.layers)
+    for weight, a, b in zip(straight.weights, straight.get_weights(), skipping.get_weights()):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5, err_msg=weight.path)
     with pytest.raises(ValueError, match="skip_absent_persons needs jit_compile off"):
         training.build_compiled_model(CONFIG, _options(records, tmp_path, skip_absent_persons=True, jit_compile=True),
@@ -158,13 +171,15 @@ def test_a_checkpoint_of_another_model_is_refused_naming_the_directory_or_file(t
         training.restore_for_inference(CONFIG.replace(stage_filters=(8, 8, 8, 8, 16, 32)), path)
 
 
-def test_outputs_checkpoints_history_tensorboard_and_best_model(records, tmp_path):
-    model, history, checkpoint_dir = training.train(CONFIG, _options(records, tmp_path), log=lambda _: None)
+@pytest.mark.xdist_group("straight_run")
+def test_outputs_checkpoints_history_tensorboard_and_best_model(straight_run):
+    model, history, checkpoint_dir = straight_run
+    model_dir = Path(checkpoint_dir).parent
     assert training.CheckpointStore(checkpoint_dir, None).latest().endswith(".weights.h5")
-    assert (tmp_path / "best.keras").exists() and (tmp_path / "history.csv").exists()
+    assert (model_dir / "best.keras").exists() and (model_dir / "history.csv").exists()
     assert {"learning_rate", "samples_per_second", "val_concat_top1"} <= set(history)
     tags = set()
-    for event_file in glob.glob(str(tmp_path / "logs" / "**" / "events.out.tfevents.*"), recursive=True):
+    for event_file in glob.glob(str(model_dir / "logs" / "**" / "events.out.tfevents.*"), recursive=True):
         for event in tf.compat.v1.train.summary_iterator(event_file):
             tags.update(value.tag for value in event.summary.value)
     for tag in ("epoch_loss", "epoch_concat_top1", "epoch_position_loss", "epoch_velocity_top5",
@@ -178,8 +193,9 @@ def test_outputs_checkpoints_history_tensorboard_and_best_model(records, tmp_pat
                                rtol=1e-5, atol=1e-5)
 
 
-def test_evaluation_outputs_are_consistent(records, tmp_path):
-    model, _, _ = training.train(CONFIG, _options(records, tmp_path / "run", epochs=1), log=lambda _: None)
+@pytest.mark.xdist_group("straight_run")
+def test_evaluation_outputs_are_consistent(records, tmp_path, straight_run):
+    model = straight_run[0]
     metrics, matrix = evaluate.evaluate(model, CONFIG, records, "test", str(tmp_path / "eval"), batch_size=5)
     test_count = json.loads((Path(records) / "manifest.json").read_text())["splits"]["test"]["written"]
     assert metrics["samples"] == test_count == matrix.sum()
@@ -196,8 +212,9 @@ def test_evaluation_outputs_are_consistent(records, tmp_path):
     assert sum(int(row.split(",")[2]) for row in per_class[1:]) == test_count
 
 
-def test_multi_clip_evaluation_averages_windows(records, tmp_path):
-    model, _, _ = training.train(CONFIG, _options(records, tmp_path / "run", epochs=1), log=lambda _: None)
+@pytest.mark.xdist_group("straight_run")
+def test_multi_clip_evaluation_averages_windows(records, tmp_path, straight_run):
+    model = straight_run[0]
     single, _ = evaluate.evaluate(model, CONFIG, records, "test", str(tmp_path / "one"), batch_size=5)
     multi, _ = evaluate.evaluate(model, CONFIG, records, "test", str(tmp_path / "three"), batch_size=5,
                                  eval_crop_ratio=0.5, clips=3)
