@@ -17,4 +17,7 @@ def _fresh_keras_state():
     keras.utils.set_random_seed(0)
     yield
     keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session()
+    # Without clear_session's gc.collect: a full collection after every test took 15-20 % of
+    # the in-process tests' time (five layer and model files: 179-181 -> 143-165 s on 2 cores)
+    # at the same peak memory; Python's own collector still frees the cycles.
+    keras.backend.clear_session(free_memory=False)
