@@ -47,6 +47,7 @@ def exported(tmp_path_factory):
     return model, root, names
 
 
+@pytest.mark.xdist_group("exported")  # its tests in one worker, which exports once
 def test_export_round_trip_in_a_fresh_process(exported, tmp_path):
     model, root, names = exported
     rng = np.random.default_rng(0)
@@ -100,6 +101,7 @@ def test_serving_window_is_the_evaluation_window_for_every_length():
         np.testing.assert_allclose(served.numpy(), evaluated["skeleton"].numpy(), atol=1e-6, err_msg=str(frames))
 
 
+@pytest.mark.xdist_group("exported")
 def test_saved_model_cli_lists_both_signatures(exported):
     _, root, _ = exported
     cli = Path(sys.executable).parent / "saved_model_cli"
@@ -110,6 +112,7 @@ def test_saved_model_cli_lists_both_signatures(exported):
     assert "top_k_scores" in result.stdout
 
 
+@pytest.mark.xdist_group("exported")
 def test_bad_input_is_an_error_not_a_crash(exported):
     _, root, _ = exported
     loaded = tf.saved_model.load(str(root / "slnl" / "1"))

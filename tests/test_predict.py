@@ -65,6 +65,7 @@ def _files(tmp_path):
     return good, {tmp_path / name: problem for name, problem in bad.items()}
 
 
+@pytest.mark.xdist_group("ntu_export")  # its tests in one worker, which exports once
 def test_predict_cli_classifies_real_and_written_files_and_names_each_bad_one(ntu_export, tmp_path):
     model, export_dir = ntu_export
     real = real_files("ntu/raw/*.skeleton") + real_files("ntu/*.npy")
@@ -92,6 +93,7 @@ def test_predict_cli_classifies_real_and_written_files_and_names_each_bad_one(nt
     assert results[str(tmp_path / "clip.npy")]["frames"] == 23
 
 
+@pytest.mark.xdist_group("ntu_export")
 def test_predict_cli_text_output_and_usage_errors(ntu_export, tmp_path):
     _, export_dir = ntu_export
     good, _ = _files(tmp_path)
@@ -129,6 +131,7 @@ def test_predict_on_real_kinetics_json_with_a_kinetics_export(tmp_path):
     assert bad["file"] == str(ntu_file) and "25 joints, but the model takes 18" in bad["error"]
 
 
+@pytest.mark.xdist_group("ntu_export")
 def test_an_export_without_its_spec_uses_the_readers_defaults(ntu_export, tmp_path):
     model, _ = ntu_export
     export_dir = tmp_path / "bare" / "1"
@@ -207,6 +210,7 @@ def server(ntu_export):
     httpd.shutdown()
 
 
+@pytest.mark.xdist_group("ntu_export")
 def test_client_request_bodies_follow_the_documented_format(ntu_export):
     _, export_dir = ntu_export
     loaded = tf.saved_model.load(export_dir)
@@ -223,6 +227,7 @@ def test_client_request_bodies_follow_the_documented_format(ntu_export):
         serving_client.clips_request(clip[0])
 
 
+@pytest.mark.xdist_group("ntu_export")
 def test_client_through_a_server_gives_the_local_prediction(ntu_export, server, tmp_path):
     _, export_dir = ntu_export
     good, bad = _files(tmp_path)
