@@ -38,7 +38,9 @@ def _fused(model, clips):
     return np.mean([tf.nn.softmax(logits[name]).numpy() for name in OUTPUTS], axis=0)
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: a module fixture is rebuilt whenever a test of another module ran in
+# between on the same worker; its tests share an xdist_group, so one worker exports once.
+@pytest.fixture(scope="session")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     model = build_model(TINY)
@@ -47,7 +49,7 @@ def exported(tmp_path_factory):
     return model, root, names
 
 
-@pytest.mark.xdist_group("exported")  # its tests in one worker, which exports once
+@pytest.mark.xdist_group("exported")
 def test_export_round_trip_in_a_fresh_process(exported, tmp_path):
     model, root, names = exported
     rng = np.random.default_rng(0)

@@ -23,7 +23,9 @@ NTU_MANIFEST = {"layout": {"channels": 3, "joints": 25, "persons": 2}, "class_na
                 "options": {"body_selection": "denoise", "normalize": False}}
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: a module fixture is rebuilt whenever a test of another module ran in
+# between on the same worker; its tests share an xdist_group, so one worker exports once.
+@pytest.fixture(scope="session")
 def ntu_export(tmp_path_factory):
     root = tmp_path_factory.mktemp("ntu_export")
     model = build_model(TINY)
@@ -65,7 +67,7 @@ def _files(tmp_path):
     return good, {tmp_path / name: problem for name, problem in bad.items()}
 
 
-@pytest.mark.xdist_group("ntu_export")  # its tests in one worker, which exports once
+@pytest.mark.xdist_group("ntu_export")
 def test_predict_cli_classifies_real_and_written_files_and_names_each_bad_one(ntu_export, tmp_path):
     model, export_dir = ntu_export
     real = real_files("ntu/raw/*.skeleton") + real_files("ntu/*.npy")

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGFILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.flags"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def records(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     synthetic.write_raw_dataset(str(root / "raw"), 48, TINY.num_classes, frames=TINY.frames, seed=0,
@@ -42,11 +42,12 @@ def _options(records, model_dir, **changes):
 CONFIG = TINY.replace(num_classes=60, dropout=0.0)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def straight_run(records, tmp_path_factory):
     """(model, history, checkpoint directory) of one deterministic run of `_options` as they
     are (Keras fit, 2 epochs of 3 steps): the reference run of several tests, trained once
-    per test process (each run traces its steps, ~15 s on 2 cores)."""
+    per test process (each run traces its steps, ~15 s on 2 cores). Session-scoped: a module
+    fixture is rebuilt whenever a test of another module ran in between on the same worker."""
     tf.config.experimental.enable_op_determinism()
     return training.train(CONFIG, _options(records, tmp_path_factory.mktemp("straight")), log=lambda _: None)
 
