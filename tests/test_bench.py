@@ -12,12 +12,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     import measure
 
-    # Keeps the benchmark command working; its figures on this tiny config mean nothing.
+    # Keeps the benchmark command working; its figures on this tiny config mean nothing. One
+    # SLnL block (--m1=1, all three non-local paths): each timed figure traces a model.
     out, md = tmp_path / "results.json", tmp_path / "RESULTS.md"
     md.write_text("# notes kept\n")
     result = subprocess.run(
         [sys.executable, "bench/run.py", "--quick", "--repeats=1", "--files=16", "--batch_size=4", "--frames=8",
-         "--stage_filters=4,4,4,8,8,8", "--skeleton_joints=8", "--fc_units=8", "--train_jit=false",
+         "--stage_filters=4,4,4,8,8,8", "--skeleton_joints=8", "--fc_units=8", "--m1=1", "--m2=5", "--train_jit=false",
          f"--out={out}", f"--results_md={md}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out.read_text())
@@ -77,8 +78,8 @@ def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
     out = tmp_path / "results.json"
     result = subprocess.run(
         [sys.executable, "bench/run.py", "--quick", "--repeats=1", "--batch_size=4", "--frames=8",
-         "--stage_filters=4,4,4,8,8,8", "--skeleton_joints=8", "--fc_units=8", "--only=train", "--train_jit=true",
-         "--mixed_precision=mixed_bfloat16", f"--out={out}", "--results_md="],
+         "--stage_filters=4,4,4,8,8,8", "--skeleton_joints=8", "--fc_units=8", "--m1=1", "--m2=5", "--only=train",
+         "--train_jit=true", "--mixed_precision=mixed_bfloat16", f"--out={out}", "--results_md="],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out.read_text())

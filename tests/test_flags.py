@@ -79,7 +79,7 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     # The demo path at toy size: synthetic raw files -> converter -> records -> training ->
     # evaluation; then the written flagfile reruns the job, which resumes and is done.
     args = ["train_main.py", "--flagfile=configs/demo.flags", "--frames=8", "--stage_filters=4,4,4,4,8,8",
-            "--fc_units=8", "--synthetic_clips=24", "--epochs=1", "--batch_size=8",
+            "--m1=1", "--m2=5", "--fc_units=8", "--synthetic_clips=24", "--epochs=1", "--batch_size=8",
             f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'model'}",
             f"--export_dir={tmp_path / 'export' / 'slnl' / '1'}"]
     result = _run(*args)
@@ -87,7 +87,7 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     assert (tmp_path / "export" / "slnl" / "1" / "saved_model.pb").exists()
     assert "fused     top-1" in result.stdout and "read 24 = written 24 + skipped 0" in result.stdout
     resolved = (tmp_path / "model" / "resolved.flags").read_text()
-    assert "--frames=8" in resolved and "--m1=2" in resolved and "--epochs=1" in resolved
+    assert "--frames=8" in resolved and "--num_classes=10" in resolved and "--epochs=1" in resolved
     assert "--skip_absent_persons=auto" in resolved and "absent persons skipped: True" in result.stdout
     for name in ("metrics.json", "confusion_matrix.csv", "confusion_matrix.png", "scores.npz", "per_class.csv"):
         assert (tmp_path / "model" / "eval_test" / name).exists()
