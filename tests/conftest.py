@@ -32,3 +32,8 @@ def _fresh_keras_state():
     # the in-process tests' time (five layer and model files: 179-181 -> 143-165 s on 2 cores)
     # at the same peak memory; Python's own collector still frees the cycles.
     keras.backend.clear_session(free_memory=False)
+    # Op determinism, once a test enabled it, would stay on for the worker's later tests, and
+    # under it Keras runs jit_compile=True models without XLA (with only a warning).
+    from tensorflow.python.framework import config as tf_config
+
+    tf_config.disable_op_determinism()

@@ -143,6 +143,7 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(records, tmp_pat
 
 @pytest.mark.xdist_group("straight_run")
 def test_skipping_absent_persons_trains_to_the_same_weights(records, tmp_path, straight_run):
+    tf.config.experimental.enable_op_determinism()
     straight = straight_run[0]
     skipping, _, _ = training.train(CONFIG, _options(records, tmp_path, skip_absent_persons=True), log=lambda _: None)
     assert any(layer.name == "compact_persons" for layer in skipping.layers)
