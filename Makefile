@@ -24,7 +24,7 @@ demo: $(VENV)/.installed
 	  $$(ls runs/demo/data/raw/*.skeleton | sed -n '1p;400p;800p')
 
 # --dist loadgroup: the tests marked with one xdist_group run in one worker, which builds
-# their shared module fixture once.
+# their shared session fixture once (tests/conftest.py).
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --dist loadgroup -q tests
 

@@ -7,6 +7,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+# An expensive fixture shared by several tests (a trained run, an export) is session-scoped
+# (a module fixture is rebuilt whenever a test of another module ran in between on the
+# worker) and its tests share an xdist_group, which `make test`'s --dist loadgroup keeps on
+# one worker, so it is built once.
 @pytest.fixture(autouse=True)
 def _xdist_group_holds(request):
     # pytest-xdist marks a grouped test by a suffix on its node id; where pytest drops it

@@ -38,8 +38,7 @@ def _fused(model, clips):
     return np.mean([tf.nn.softmax(logits[name]).numpy() for name in OUTPUTS], axis=0)
 
 
-# Session-scoped: a module fixture is rebuilt whenever a test of another module ran in
-# between on the same worker; its tests share an xdist_group, so one worker exports once.
+# Session-scoped, its tests in one xdist_group: one worker exports once (tests/conftest.py).
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")

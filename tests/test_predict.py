@@ -23,8 +23,7 @@ NTU_MANIFEST = {"layout": {"channels": 3, "joints": 25, "persons": 2}, "class_na
                 "options": {"body_selection": "denoise", "normalize": False}}
 
 
-# Session-scoped: a module fixture is rebuilt whenever a test of another module ran in
-# between on the same worker; its tests share an xdist_group, so one worker exports once.
+# Session-scoped, its tests in one xdist_group: one worker exports once (tests/conftest.py).
 @pytest.fixture(scope="session")
 def ntu_export(tmp_path_factory):
     root = tmp_path_factory.mktemp("ntu_export")

@@ -49,8 +49,8 @@ CONFIG = TINY.replace(num_classes=60, dropout=0.0, m1=1, m2=5)
 def straight_run(records, tmp_path_factory):
     """(model, history, checkpoint directory) of one deterministic run of `_options` as they
     are (Keras fit, 2 epochs of 3 steps): the reference run of several tests, trained once
-    per test process (each run traces its steps, ~15 s on 2 cores). Session-scoped: a module
-    fixture is rebuilt whenever a test of another module ran in between on the same worker."""
+    per test process (each run traces its steps, ~15 s on 2 cores); session-scoped, its tests
+    in one xdist_group (tests/conftest.py)."""
     tf.config.experimental.enable_op_determinism()
     return training.train(CONFIG, _options(records, tmp_path_factory.mktemp("straight")), log=lambda _: None)
 
