@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_pipeline import input as data_input
+from slnl_tf import optimizers
 from slnl_tf.config import ModelConfig
 from slnl_tf.flags import distribution_problem
 from slnl_tf.layers import FrequencyAttention
@@ -120,8 +121,8 @@ class _WarmupPiecewise(keras.optimizers.schedules.LearningRateSchedule):
 def make_optimizer(options, steps_per_epoch):
     schedule = make_schedule(options, steps_per_epoch)
     if options.optimizer == "adamw":
-        return keras.optimizers.AdamW(schedule, weight_decay=options.weight_decay)
-    return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=options.weight_decay or None)
+        return optimizers.AdamW(schedule, weight_decay=options.weight_decay)
+    return optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=options.weight_decay or None)
 
 
 def _for_keras(batch):
