@@ -1,4 +1,5 @@
-"""All benchmarks in one command: prints the figures, writes JSON and the RESULTS.md table.
+"""All benchmarks in one command: prints the figures; a full run (every figure, not --quick)
+also writes bench/results-<cpu|gpu>.json and the machine's table in bench/RESULTS.md.
 
     python bench/run.py                      # everything, NTU-60 config, batch 64, T=64 (~15 min on 2 cores)
     python bench/run.py --quick              # fewer runs and files, for a first look
@@ -66,9 +67,10 @@ flags.DEFINE_string("raw_from", "auto", "raw files for the conversion and input 
                     ".skeleton files to copy in turn, 'synthetic', or 'auto' (../shared/data/ntu/raw when it "
                     "has files, else synthetic)")
 flags.DEFINE_integer("workers", 2, "converter processes")
-flags.DEFINE_string("out", None, "JSON results file (default bench/results-<cpu|gpu>.json)")
-flags.DEFINE_string("results_md", os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"),
-                    "markdown file whose generated table for this machine kind is replaced ('' = none)")
+flags.DEFINE_string("out", None, "JSON results file (default: bench/results-<cpu|gpu>.json after a full run, none "
+                    "after a partial one; '' = none)")
+flags.DEFINE_string("results_md", None, "markdown file whose generated table for this machine kind is replaced "
+                    "(default: bench/RESULTS.md after a full run, none after a partial one; '' = none)")
 FLAGS = flags.FLAGS
 
 
@@ -390,14 +392,25 @@ def main(argv):
         raise app.UsageError(str(error))
     results = run(config)
     tag = "gpu" if results["machine"]["gpus"] else "cpu"
-    out = FLAGS.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), f"results-{tag}.json")
-    with open(out, "w") as f:
-        json.dump(results, f, indent=1)
+    # Only a full run replaces the kept figures by default: a partial one (README's examples
+    # time one or two figures) would drop the others from the table.
+    full = set(FLAGS.only) == set(STAGES) and not FLAGS.quick
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = FLAGS.out if FLAGS.out is not None else os.path.join(here, f"results-{tag}.json") if full else ""
+    results_md = FLAGS.results_md if FLAGS.results_md is not None else os.path.join(here, "RESULTS.md") if full else ""
     table = markdown_table(results)
-    print("\n" + table)
-    if FLAGS.results_md:
-        replace_block(FLAGS.results_md, tag, table)
-    print(f"\nwrote {out}" + (f" and the {tag} table in {FLAGS.results_md}" if FLAGS.results_md else ""))
+    print("\n" + table + "\n")
+    if out:
+        with open(out, "w") as f:
+            json.dump(results, f, indent=1)
+        print(f"wrote {out}")
+    if results_md:
+        replace_block(results_md, tag, table)
+        print(f"wrote the {tag} table in {results_md}")
+    if not full and (FLAGS.out is None or FLAGS.results_md is None):
+        print(f"a partial run (--only={','.join(FLAGS.only)}{', --quick' if FLAGS.quick else ''}) leaves "
+              f"bench/results-{tag}.json and the table in bench/RESULTS.md as they are; --out=FILE and "
+              "--results_md=FILE write its figures")
 
 
 if __name__ == "__main__":

@@ -74,14 +74,21 @@ def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
     # RESULTS.md's GPU command: bf16 mixed precision, MFU against the bf16 matmul rate. Run
     # here on CPU so that a lent GPU does not find it broken; with XLA only, as the test
     # above times training without it (the same function; the model under bf16 without XLA,
-    # absent persons skipped too: tests/test_present_persons.py).
-    out = tmp_path / "results.json"
-    result = subprocess.run(
-        [sys.executable, "bench/run.py", "--quick", "--repeats=1", "--batch_size=4", "--frames=8",
-         "--stage_filters=4,4,4,8,8,8", "--skeleton_joints=8", "--fc_units=8", "--m1=1", "--m2=5", "--only=train",
-         "--train_jit=true", "--mixed_precision=mixed_bfloat16", f"--out={out}", "--results_md="],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # absent persons skipped too: tests/test_present_persons.py). A partial run leaves the
+    # kept table as it is by default (no --results_md here).
+    out, kept = tmp_path / "results.json", ROOT / "bench" / "RESULTS.md"
+    before = kept.read_bytes()
+    try:
+        result = subprocess.run(
+            [sys.executable, "bench/run.py", "--quick", "--repeats=1", "--batch_size=4", "--frames=8",
+             "--stage_filters=4,4,4,8,8,8", "--skeleton_joints=8", "--fc_units=8", "--m1=1", "--m2=5", "--only=train",
+             "--train_jit=true", "--mixed_precision=mixed_bfloat16", f"--out={out}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert kept.read_bytes() == before
+        assert "a partial run (--only=train, --quick) leaves" in result.stdout
+    finally:
+        kept.write_bytes(before)
     results = json.loads(out.read_text())
     assert results["matmul_gflops_mixed"]["dtype"] == "bfloat16"
     assert set(results["training"]) == {"jit_compile=true"}
