@@ -130,6 +130,32 @@ def test_written_out_gradient_is_as_close_to_the_exact_one_as_autodiff_of_the_pl
             np.testing.assert_allclose(found, reference, rtol=0, atol=tolerance * np.abs(reference).max())
 
 
+def test_the_gradient_reads_no_score_sized_tensor_transposed():
+    # oneDNN's batched matmul reads a transposed score-sized operand at about half its speed
+    # (bench/RESULTS.md change 16), so the gradient transposes only the E-wide tensors.
+    import tensorflow as tf
+
+    from slnl_tf.layers.non_local_attention import attend
+
+    @tf.function
+    def gradients(query, key, value):
+        with tf.GradientTape() as tape:
+            tape.watch([query, key, value])
+            output = attend(query, key, value)
+        return tape.gradient(output, [query, key, value])
+
+    graph = gradients.get_concrete_function(tf.zeros((3, 10, 4)), tf.zeros((3, 6, 4)), tf.zeros((3, 6, 4))).graph
+    scores = {(3, 10, 6), (3, 6, 10)}
+    matmuls = [op for op in graph.get_operations() if op.type.startswith("BatchMatMul")]
+    assert len(matmuls) == 6  # forward: scores, output; backward: (dO, -r)(V, 1)^T, dQ, dK, dV
+    for op in graph.get_operations():
+        shapes = {tuple(tensor.shape) for tensor in op.inputs}
+        if op.type == "Transpose":
+            assert not shapes & scores, op
+        if op in matmuls and shapes & scores:
+            assert not (op.get_attr("adj_x") or op.get_attr("adj_y")), op
+
+
 @pytest.mark.parametrize("axis", AXES)
 @pytest.mark.parametrize("subsample", [False, True])
 def test_attention_weight_count_is_the_score_tensor_size(axis, subsample):

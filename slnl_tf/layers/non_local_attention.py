@@ -11,6 +11,14 @@ def attention_weights(query, key):
     return ops.softmax(ops.cast(scores, "float32"), axis=-1)
 
 
+def _transposed_times(scores, small):
+    """`scores^T small` for scores `(groups, queries, keys)` and small `(groups, queries, E)`,
+    computed as `(small^T scores)^T`: oneDNN's batched matmul reads a score-sized operand
+    transposed at half the speed (AVX2 host, (128, 2048, 512), E = 32: 359 vs 198 ms;
+    bench/RESULTS.md change 16), and the transposes are of E-wide tensors."""
+    return ops.transpose(ops.matmul(ops.transpose(small, (0, 2, 1)), scores), (0, 2, 1))
+
+
 @ops.custom_gradient
 def attend(query, key, value):
     """`softmax(query key^T) value`: `(groups, queries, E)` from queries `(groups, queries, E)`
@@ -37,8 +45,8 @@ def attend(query, key, value):
         # P in the compute dtype, as the forward matmul used it: under mixed precision the
         # float32 softmax output is then not kept for the backward (2 of 6 bytes per score).
         d_scores = ops.cast(weights_in_value_dtype * centred, query.dtype)
-        d_value = ops.matmul(ops.transpose(weights_in_value_dtype, (0, 2, 1)), upstream)
-        return ops.matmul(d_scores, key), ops.matmul(ops.transpose(d_scores, (0, 2, 1)), query), d_value
+        return (ops.matmul(d_scores, key), _transposed_times(d_scores, query),
+                _transposed_times(weights_in_value_dtype, upstream))
 
     return attended, gradient
 
