@@ -18,6 +18,7 @@ class _ScheduleOncePerUpdate:
     def _backend_apply_gradients(self, grads, trainable_variables):
         # One attribute for all replicas is safe: MirroredStrategy runs its replica threads
         # one at a time, and every replica computes the same value from the same counter.
+        # object.__setattr__: a plain attribute, outside Keras' tracking of layer/optimizer state.
         object.__setattr__(self, "_learning_rate_now", super()._get_current_learning_rate())
         try:
             return super()._backend_apply_gradients(grads, trainable_variables)
