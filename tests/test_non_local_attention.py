@@ -156,6 +156,17 @@ def test_the_gradient_reads_no_score_sized_tensor_transposed():
             assert not (op.get_attr("adj_x") or op.get_attr("adj_y")), op
 
 
+@pytest.mark.parametrize("length", [6, 5])
+def test_max_over_pairs_is_max_pooling_by_two_along_one_axis(length):
+    from slnl_tf.layers.non_local_attention import max_over_pairs
+
+    x = np.random.default_rng(0).normal(size=(2, length, length + 2, 3)).astype("float32")
+    for axis, pool in ((1, (2, 1)), (2, (1, 2))):
+        expected = keras.ops.max_pool(x, pool_size=pool, strides=pool, padding="same")
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(max_over_pairs(x, axis)),
+                                      keras.ops.convert_to_numpy(expected))
+
+
 @pytest.mark.parametrize("axis", AXES)
 @pytest.mark.parametrize("subsample", [False, True])
 def test_attention_weight_count_is_the_score_tensor_size(axis, subsample):
