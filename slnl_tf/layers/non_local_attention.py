@@ -22,10 +22,10 @@ def _transposed_times(scores, small):
 def max_over_pairs(x, axis):
     """Max over consecutive pairs along `axis` (1 or 2) of `(batch, T, W, C)`, an odd length
     padded at the end as 'same' max-pooling pads: `max_pool` by 2 along one axis. Its
-    gradient, a max's, runs 2.5x faster on CPU than TensorFlow's MaxPoolGrad, and the
-    training step about 5 % faster (bench/RESULTS.md change 17); for the spacetime path's
-    2 x 2 pooling the layer keeps `max_pool`, which was faster there. Tied values share the
-    gradient, where MaxPoolGrad gives it to one of them."""
+    gradient, a max's, runs 2.5x faster on CPU than TensorFlow's MaxPoolGrad (a training
+    step: 4-9 % faster in an A/B within one process; bench/RESULTS.md change 17); for the
+    spacetime path's 2 x 2 pooling the layer keeps `max_pool`, which was faster there. Tied
+    values share the gradient, where MaxPoolGrad gives it to one of them."""
     length = x.shape[axis]
     if length % 2:
         padding = [(0, 0)] * 4
