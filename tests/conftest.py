@@ -5,6 +5,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Before any test module imports TensorFlow, as the project's commands do: the package sets
+# TensorFlow's environment (oneDNN, the CPU allocator); it imports no TensorFlow itself.
+import slnl_tf  # noqa: E402,F401
 
 
 # An expensive fixture shared by several tests (a trained run, an export) is session-scoped

@@ -28,9 +28,12 @@ def _clips(n, seed=0):
 
 
 def _assert_same(expected, actual, tolerance=1e-5):
+    # Absolute round-off grows with the values (the random weights make logits of ~100), and
+    # oneDNN picks its kernels by batch size, so the compacted batch rounds otherwise.
     assert sorted(expected) == sorted(actual)
     for name in expected:
-        np.testing.assert_allclose(actual[name], expected[name], rtol=tolerance, atol=tolerance, err_msg=name)
+        scale = float(np.max(np.abs(expected[name])))
+        np.testing.assert_allclose(actual[name], expected[name], rtol=tolerance, atol=tolerance * scale, err_msg=name)
 
 
 @pytest.mark.parametrize("kind", ["mixed", "one person each", "nobody", "single clip"])
@@ -115,9 +118,11 @@ def test_skipping_absent_persons_gives_the_models_outputs_and_gradients(training
         expected, expected_gradients = run(plain, tf.constant(clips))
         actual, gradients = run(skipping, tf.constant(clips))
         _assert_same(expected, actual)
+        # Under oneDNN the two batch sizes round apart by up to 1.5e-4 of a gradient's largest
+        # value (sums of terms up to ~1e4 cancelling); under Eigen they agreed to 1e-5.
         for weight, a, b in zip(plain.trainable_variables, expected_gradients, gradients):
             scale = float(tf.reduce_max(tf.abs(a)))
-            np.testing.assert_allclose(tf.convert_to_tensor(b), a, rtol=1e-4, atol=1e-5 * scale, err_msg=weight.path)
+            np.testing.assert_allclose(tf.convert_to_tensor(b), a, rtol=1e-4, atol=5e-4 * scale, err_msg=weight.path)
 
 
 def test_skipping_under_mixed_precision():
