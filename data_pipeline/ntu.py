@@ -88,11 +88,16 @@ def read_bodies(path):
             records.setdefault(body_id, []).append((frame, slot, len(joint_slices) - 1))
     if position != len(tokens):
         raise SampleError(path, f"{len(tokens) - position} unexpected values after the last frame")
-    flat = [t for start, end in joint_slices for t in tokens[start:end]]
+    # Only each joint's x, y, z are parsed: the other 9 values (depth and colour pixels,
+    # orientation, tracking state) are not used, and parsing was most of a file's time
+    # (bench/RESULTS.md, change 19).
+    xyz = (np.arange(NUM_JOINTS)[:, None] * JOINT_VALUES + np.arange(3)).ravel()
+    starts = np.array([start for start, _ in joint_slices], dtype=np.int64)
+    used = [tokens[index] for index in (starts[:, None] + xyz).ravel().tolist()]
     try:
-        values = np.array(flat, dtype=np.float64).reshape(-1, NUM_JOINTS, JOINT_VALUES)[..., :3]
+        values = np.array(used, dtype=np.float64).reshape(-1, NUM_JOINTS, 3)
     except ValueError:
-        bad = next(t for t in flat if not _is_number(t))
+        bad = next(t for t in used if not _is_number(t))
         raise SampleError(path, f"non-numeric token {bad.decode('ascii', 'replace')!r} in a joint line")
     check_finite(path, values)
     bodies = [

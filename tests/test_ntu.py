@@ -170,6 +170,18 @@ def test_bad_files_raise_errors_naming_file_and_problem(tmp_path, edit, problem)
     assert str(path) in str(error.value)
 
 
+def test_only_the_joint_coordinates_are_parsed(tmp_path):
+    # The 9 values after x, y, z (pixels, orientation, tracking state) are not read, so junk
+    # there (a hand-edited file, another exporter) leaves the coordinates as they were.
+    lines = _valid_text()
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    path.write_text("\r\n".join(lines))
+    expected = ntu.read_sample(path).data
+    lines[4] = " ".join(lines[4].split()[:3] + ["junk"] * 9)
+    path.write_text("\r\n".join(lines))
+    np.testing.assert_array_equal(ntu.read_sample(path).data, expected)
+
+
 def test_bad_name_and_missing_file(tmp_path):
     path = tmp_path / "clip.skeleton"
     path.write_text("\n".join(_valid_text()))
