@@ -17,6 +17,10 @@ from data_pipeline.sample import Sample, SampleError, check_finite
 NUM_JOINTS = 25
 BODY_INFO_VALUES = 10
 JOINT_VALUES = 12
+# Offsets of x, y, z among a body's joint values: the other 9 of each joint (depth and colour
+# pixels, orientation, tracking state) are not used, and parsing is most of a file's time,
+# so they are not parsed (bench/RESULTS.md, change 19).
+_XYZ_OFFSETS = (np.arange(NUM_JOINTS)[:, None] * JOINT_VALUES + np.arange(3)).ravel()
 SPINE_JOINT = 1  # 0-based "middle of the spine"
 SHOULDER_JOINTS = (4, 8)  # left, right shoulder
 BODY_SELECTIONS = ("denoise", "motion", "first_two")
@@ -71,7 +75,7 @@ def read_bodies(path):
     num_frames = _integer(path, tokens, 0, "frame count")
     if num_frames <= 0:
         raise SampleError(path, f"zero frames (frame count {num_frames})")
-    position, joint_slices, records = 1, [], {}
+    position, joint_starts, records = 1, [], {}
     for frame in range(num_frames):
         num_bodies = _integer(path, tokens, position, f"body count of frame {frame}")
         position += 1
@@ -84,16 +88,12 @@ def read_bodies(path):
             position = start + NUM_JOINTS * JOINT_VALUES
             if position > len(tokens):
                 raise SampleError(path, f"truncated in frame {frame} of {num_frames}")
-            joint_slices.append((start, position))
-            records.setdefault(body_id, []).append((frame, slot, len(joint_slices) - 1))
+            joint_starts.append(start)
+            records.setdefault(body_id, []).append((frame, slot, len(joint_starts) - 1))
     if position != len(tokens):
         raise SampleError(path, f"{len(tokens) - position} unexpected values after the last frame")
-    # Only each joint's x, y, z are parsed: the other 9 values (depth and colour pixels,
-    # orientation, tracking state) are not used, and parsing was most of a file's time
-    # (bench/RESULTS.md, change 19).
-    xyz = (np.arange(NUM_JOINTS)[:, None] * JOINT_VALUES + np.arange(3)).ravel()
-    starts = np.array([start for start, _ in joint_slices], dtype=np.int64)
-    used = [tokens[index] for index in (starts[:, None] + xyz).ravel().tolist()]
+    starts = np.array(joint_starts, dtype=np.int64)
+    used = [tokens[index] for index in (starts[:, None] + _XYZ_OFFSETS).ravel().tolist()]
     try:
         values = np.array(used, dtype=np.float64).reshape(-1, NUM_JOINTS, 3)
     except ValueError:
