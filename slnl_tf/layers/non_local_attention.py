@@ -13,17 +13,19 @@ def attention_weights(query, key):
 
 def _transposed_times(scores, small):
     """`scores^T small` for scores `(groups, queries, keys)` and small `(groups, queries, E)`,
-    computed as `(small^T scores)^T`: oneDNN's batched matmul reads a score-sized operand
-    transposed at half the speed (AVX2 host, (128, 2048, 512), E = 32: 359 vs 198 ms;
-    bench/RESULTS.md change 16), and the transposes are of E-wide tensors."""
+    computed as `(small^T scores)^T`: Eigen's batched matmul (TensorFlow without oneDNN)
+    reads a score-sized operand transposed at half the speed (AVX2 host, (128, 2048, 512),
+    E = 32: 359 vs 198 ms; bench/RESULTS.md change 16); under oneDNN the two forms take
+    alike, and the transposes are of E-wide tensors."""
     return ops.transpose(ops.matmul(ops.transpose(small, (0, 2, 1)), scores), (0, 2, 1))
 
 
 def max_over_pairs(x, axis):
     """Max over consecutive pairs along `axis` (1 or 2) of `(batch, T, W, C)`, an odd length
     padded at the end as 'same' max-pooling pads: `max_pool` by 2 along one axis. Its
-    gradient, a max's, runs 2.5x faster on CPU than TensorFlow's MaxPoolGrad (a training
-    step: 4-9 % faster in an A/B within one process; bench/RESULTS.md change 17); for the
+    gradient, a max's, ran 2.5x faster than TensorFlow's Eigen MaxPoolGrad (a training step
+    without oneDNN: 4-9 % faster in an A/B within one process; with oneDNN about alike,
+    4 of 6 rounds faster; bench/RESULTS.md changes 17 and 18); for the
     spacetime path's 2 x 2 pooling the layer keeps `max_pool`, which was faster there. Tied
     values share the gradient, where MaxPoolGrad gives it to one of them."""
     length = x.shape[axis]
