@@ -40,10 +40,32 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+# The vector extensions that decide which kernels TensorFlow runs here: AVX2 and FMA for its
+# oneDNN kernels (its Eigen ones are compiled for AVX), AVX-512 for twice their width, and the
+# four whose presence turns oneDNN on by default (tensorflow/core/util/port.cc).
+CPU_FEATURES = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile")
+
+
+def cpu_features():
+    """Which of CPU_FEATURES the CPU has (Linux's /proc/cpuinfo flags; [] where unreadable)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [name for name in CPU_FEATURES if name in flags]
+    except OSError:
+        pass
+    return []
+
+
 def machine():
     import tensorflow as tf
 
+    import slnl_tf
+
     return {"tensorflow": tf.__version__, "cpu_cores": os.cpu_count(), "cpu": cpu_name(),
+            "cpu_features": cpu_features(), "onednn": slnl_tf.onednn_enabled(),
             "devices": [d.device_type for d in tf.config.list_physical_devices()],
             "gpus": [tf.config.experimental.get_device_details(d).get("device_name", "GPU")
                      for d in tf.config.list_physical_devices("GPU")]}

@@ -34,6 +34,9 @@ instead of 10; the serving figures all load one export):
    the FLOPs at the matmul rate plus the attention weights at the softmax rate;
 and a profile: forward + backward time of each piece of the first SLnL stage alone, and of
 the spacetime attention core with autodiff's and with the written-out softmax gradient.
+Last, each of the benchmark issue's goals against the figures measured (bench/goals.py).
+
+    python bench/run.py --from_json=bench/results-cpu.json   # a saved run's tables again, nothing timed
 """
 import glob
 import json
@@ -50,6 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+import goals  # noqa: E402
 import measure  # noqa: E402
 from slnl_tf import flags as project_flags  # noqa: E402
 
@@ -71,6 +75,11 @@ flags.DEFINE_string("out", None, "JSON results file (default: bench/results-<cpu
                     "after a partial one; '' = none)")
 flags.DEFINE_string("results_md", None, "markdown file whose generated table for this machine kind is replaced "
                     "(default: bench/RESULTS.md after a full run, none after a partial one; '' = none)")
+flags.DEFINE_string("table_tag", None, "which generated table of --results_md to replace: the text between "
+                    "'<!-- BEGIN generated TAG -->' and '<!-- END generated TAG -->' (default: cpu, or gpu on a "
+                    "machine with one)")
+flags.DEFINE_string("from_json", None, "measure nothing: print the tables (the goals computed again) of a run "
+                    "saved by --out; with --results_md they replace that file's table")
 FLAGS = flags.FLAGS
 
 
@@ -294,11 +303,19 @@ def _serving_figures(export_dir, config, repeats, cases):
     return figures
 
 
+def describe_machine(machine):
+    cpu = machine["cpu"]
+    if machine.get("cpu_features"):  # runs saved before the bench recorded them have none
+        cpu += ", " + " ".join(machine["cpu_features"])
+    onednn = {True: ", oneDNN on", False: ", oneDNN off"}.get(machine.get("onednn"), "")
+    return (f"{machine['cpu_cores']} CPU cores ({cpu}), GPUs: {machine['gpus'] or 'none'}, TensorFlow "
+            f"{machine['tensorflow']}{onednn}")
+
+
 def markdown_table(results):
-    lines = [f"Measured {results['date']} by `python bench/run.py` on {results['machine']['cpu_cores']} CPU cores "
-             f"({results['machine']['cpu']}), GPUs: {results['machine']['gpus'] or 'none'}, TensorFlow "
-             f"{results['machine']['tensorflow']}; config {results['config']}. Median (min-max) of the runs.", "",
-             "| figure | value |", "|---|---|"]
+    lines = [f"Measured {results['date']} by `python bench/run.py` on {describe_machine(results['machine'])}; "
+             f"config {results['config']}. Median (min-max) of the runs.", "",
+             goals.markdown(results["goals"]), "", "| figure | value |", "|---|---|"]
     if "model_cost" in results:
         row = results["model_cost"][0]
         lines.append(f"| model cost (this config) | {row['params']:,} params, {row['gflops_per_clip']:.3f} GFLOPs/clip, "
@@ -380,21 +397,39 @@ def replace_block(path, tag, text):
         f.write(content)
 
 
+def _saved_results(path):
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except (OSError, ValueError) as error:
+        raise app.UsageError(f"--from_json: cannot read {path}: {error}")
+    if not isinstance(results, dict) or "machine" not in results:
+        raise app.UsageError(f"--from_json: {path} is not a results file of bench/run.py --out")
+    return results
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     unknown = set(FLAGS.only) - set(STAGES)
     if unknown:
         raise app.UsageError(f"--only: unknown {sorted(unknown)}; choose from {','.join(STAGES)}")
-    try:
-        config = project_flags.model_config_from_flags()
-    except ValueError as error:
-        raise app.UsageError(str(error))
-    results = run(config)
-    tag = "gpu" if results["machine"]["gpus"] else "cpu"
+    if FLAGS.from_json:
+        results = _saved_results(FLAGS.from_json)
+    else:
+        try:
+            config = project_flags.model_config_from_flags()
+        except ValueError as error:
+            raise app.UsageError(str(error))
+        results = run(config)
+    results["goals"] = goals.check(results)  # again for a saved run: the checks may have changed since
+    for row in results["goals"]:
+        _say(f"goal: {row['goal']}: {row['measured']}: {goals.VERDICT[row['met']]}")
+    tag = FLAGS.table_tag or ("gpu" if results["machine"]["gpus"] else "cpu")
     # Only a full run replaces the kept figures by default: a partial one (README's examples
-    # time one or two figures) would drop the others from the table.
-    full = set(FLAGS.only) == set(STAGES) and not FLAGS.quick
+    # time one or two figures) would drop the others from the table; a saved run writes only
+    # where told.
+    full = set(FLAGS.only) == set(STAGES) and not FLAGS.quick and not FLAGS.from_json
     here = os.path.dirname(os.path.abspath(__file__))
     out = FLAGS.out if FLAGS.out is not None else os.path.join(here, f"results-{tag}.json") if full else ""
     results_md = FLAGS.results_md if FLAGS.results_md is not None else os.path.join(here, "RESULTS.md") if full else ""
@@ -407,7 +442,7 @@ def main(argv):
     if results_md:
         replace_block(results_md, tag, table)
         print(f"wrote the {tag} table in {results_md}")
-    if not full and (FLAGS.out is None or FLAGS.results_md is None):
+    if not full and not FLAGS.from_json and (FLAGS.out is None or FLAGS.results_md is None):
         print(f"a partial run (--only={','.join(FLAGS.only)}{', --quick' if FLAGS.quick else ''}) leaves "
               f"bench/results-{tag}.json and the table in bench/RESULTS.md as they are; --out=FILE and "
               "--results_md=FILE write its figures")

@@ -3,6 +3,17 @@ import os
 import sys
 import warnings
 
+
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN kernels in this process (None where it cannot say).
+    Imports TensorFlow."""
+    try:  # TensorFlow's own test utilities ask this private module; without it, nothing to say
+        from tensorflow.python.util._pywrap_util_port import IsMklEnabled
+    except ImportError:
+        return None
+    return bool(IsMklEnabled())
+
+
 # TensorFlow's default CPU allocator gives large tensors back to the OS and faults their
 # pages in again at every step. Where a page fault is slow (transparent huge pages only on
 # request, as in some VMs) that made a training step 1.8x slower and batch-64 serving 1.6x; the BFC
@@ -17,11 +28,7 @@ os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 # raised the matmul rate 1.2-1.4x (bench/RESULTS.md, change 18). TensorFlow reads this while
 # it is imported, so slnl_tf has to come first; a value already in the environment wins.
 if "TF_ENABLE_ONEDNN_OPTS" not in os.environ and "tensorflow" in sys.modules:
-    try:  # TensorFlow's own test utilities ask this private module; without it, nothing to say
-        from tensorflow.python.util._pywrap_util_port import IsMklEnabled as _onednn_enabled
-    except ImportError:
-        _onednn_enabled = None
-    if _onednn_enabled is not None and not _onednn_enabled():
+    if onednn_enabled() is False:
         warnings.warn(
             "tensorflow was imported before slnl_tf, so its oneDNN kernels stay off on this CPU "
             "(training about 1.6x slower where measured): import slnl_tf first, or set "

@@ -63,8 +63,15 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     real = real_files("ntu/raw/*.skeleton")
     assert results["raw_files"] == (f"copies of {len(real)} real NTU files" if real else
                                     "synthetic NTU-format files, 70-130 frames")
+    # The machine as the kernels TensorFlow picks depend on it, and every goal judged or said why not.
+    assert set(results["machine"]["cpu_features"]) <= set(measure.CPU_FEATURES)
+    assert results["machine"]["onednn"] in (True, False)
+    judged = {row["goal"]: row["met"] for row in results["goals"]}
+    assert len(judged) == 8 and judged["training with XLA faster than graph mode"] is None  # --train_jit=false
+    assert all(met in (True, False) for goal, met in judged.items() if goal.startswith(("NTU-60", "serving")))
     text = md.read_text()
     assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text
+    assert "| goal (issue 6) | this run | verdict |" in text and ", oneDNN o" in text
     assert "| serving batch=1, 1 of 2 persons |" in text
     assert "| serving floor, batch 1:" in text
     assert "every person vs absent persons skipped (in turn)" in text
@@ -136,3 +143,101 @@ def test_serving_floor():
     assert abs(floor["matmuls"] - 10.0) < 1e-9 and abs(floor["softmax"] - 5.0) < 1e-9
     assert abs(floor["total"] - 15.0) < 1e-9
     assert measure.serving_floor_ms(2.0, 0, 1, 400.0, 4.0)["softmax"] == 0
+
+
+def _results(**parts):
+    """A results dict as bench/run.py saves it, with the given figures."""
+    results = {"machine": {"gpus": [], "cpu_cores": 2, "cpu": "test CPU", "tensorflow": "2.21.0"},
+               "config": {"frames": 64}}
+    results.update(parts)
+    return results
+
+
+def _figure(median):
+    return {"median": median, "min": median, "max": median, "runs": 1}
+
+
+def test_goals_are_judged_from_the_figures_of_a_run():
+    import goals
+
+    serving = {"batch=1, 2 of 2 persons": {"p50": _figure(9.0)},
+               "batch=1, 2 of 2 persons, inter_op=2 intra_op=1": {"p50": _figure(6.0)},
+               "batch=1, 1 of 2 persons": {"p50": _figure(5.0)},
+               "batch=1, 1 of 2 persons, inter_op=2 intra_op=1": {"p50": _figure(4.9)},
+               "batch=64, 1 of 2 persons": {"p50": _figure(1.0)}}  # batch 64 has no goal
+    results = _results(
+        training={"jit_compile=false": dict(_figure(30.0), mfu=0.39),
+                  "jit_compile=true": dict(_figure(31.0), mfu=0.41)},
+        input_samples_per_s=dict(_figure(300.0), vs_fastest_training=300.0 / 31.0),
+        fed_training_samples_per_s={"fed": _figure(29.0), "resident": _figure(30.0), "fed_vs_resident": _figure(0.96)},
+        conversion_files_per_s=dict(_figure(100.0), workers=2, ntu60_minutes=9.9), serving_ms=serving)
+    rows = goals.check(results)
+    assert [row["met"] for row in rows] == [True, True, False, True, True, True, False, None]
+    assert rows[0]["measured"] == "41.0 % (jit_compile=true)"  # the better of the two settings
+    assert rows[5]["measured"] == "4.9 ms (inter_op=2 intra_op=1)"  # 1 of 2 persons, the best setting
+    assert rows[6]["measured"] == "6.0 ms (inter_op=2 intra_op=1)"
+    assert rows[7]["measured"] == "not measured (no GPU)"
+    # Each verdict turns with its figure.
+    results["training"]["jit_compile=true"].update(median=29.0, mfu=0.38)
+    results["input_samples_per_s"]["vs_fastest_training"] = 10.5
+    results["fed_training_samples_per_s"]["fed_vs_resident"] = _figure(0.94)
+    results["conversion_files_per_s"]["ntu60_minutes"] = 10.0
+    serving["batch=1, 1 of 2 persons, inter_op=2 intra_op=1"]["p50"] = _figure(5.0)
+    serving["batch=1, 2 of 2 persons, inter_op=2 intra_op=1"]["p50"] = _figure(4.0)
+    assert [row["met"] for row in goals.check(results)] == [False, False, True, False, False, False, True, None]
+    table = goals.markdown(goals.check(results))
+    assert table.splitlines()[0] == "| goal (issue 6) | this run | verdict |"
+    assert "| NTU-60 conversion < 10 min | 10.0 min (100 files/s on 2 workers) | not met |" in table
+
+
+def test_goals_not_measured_are_not_judged():
+    import goals
+
+    # A partial run (--only=train --train_jit=false), and one whose XLA run failed.
+    for training in ({"jit_compile=false": dict(_figure(30.0), mfu=0.5)},
+                     {"jit_compile=false": dict(_figure(30.0), mfu=0.5), "jit_compile=true": {"error": "OOM"}}):
+        rows = goals.check(_results(training=training))
+        assert [row["met"] for row in rows] == [True, None, None, None, None, None, None]
+        assert rows[1]["measured"] == "not measured (needs both --train_jit settings)"
+    assert all(row["met"] is None for row in goals.check(_results()))
+
+
+def test_the_gpu_goal_is_judged_on_an_h100_at_64_frames():
+    import goals
+
+    training = {"jit_compile=true": dict(_figure(21000.0), mfu=0.3)}
+    on = {gpu: goals.check(_results(machine={"gpus": [gpu]}, training=training))[-1]
+          for gpu in ("NVIDIA H100 80GB HBM3", "NVIDIA H200")}
+    assert on["NVIDIA H100 80GB HBM3"]["met"] is True
+    assert on["NVIDIA H200"]["met"] is None and on["NVIDIA H200"]["measured"] == (
+        "21000 samples/s (jit_compile=true) on NVIDIA H200")
+    slower = goals.check(_results(machine={"gpus": ["NVIDIA H100 PCIe"]},
+                                  training={"jit_compile=true": dict(_figure(19000.0), mfu=0.3)}))[-1]
+    assert slower["met"] is False
+    shorter = goals.check(_results(machine={"gpus": ["NVIDIA H100 PCIe"]}, config={"frames": 32},
+                                   training=training))[-1]
+    assert shorter == {"goal": "training >= 20k samples/s at T=64 on an H100",
+                       "measured": "not measured (training at T=32)", "met": None}
+
+
+def test_a_saved_run_renders_again_with_its_goals(tmp_path):
+    # Each saved run in bench/ (the ones RESULTS.md's tables come from) renders, goals included.
+    md = tmp_path / "RESULTS.md"
+    md.write_text("# notes kept\n\n<!-- BEGIN generated cpu-old -->\nold\n<!-- END generated cpu-old -->\n\ntail\n")
+    saved = sorted((ROOT / "bench").glob("results-*.json"))
+    assert saved
+    for path in saved:
+        result = subprocess.run([sys.executable, "bench/run.py", f"--from_json={path}", f"--results_md={md}",
+                                 "--table_tag=cpu-old"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        results = json.loads(path.read_text())
+        text = md.read_text()
+        assert text.startswith("# notes kept") and text.endswith("\n\ntail\n") and "\nold\n" not in text
+        assert f"Measured {results['date']} by `python bench/run.py`" in text
+        assert "| goal (issue 6) | this run | verdict |" in text and "| serving batch=1, 1 of 2 persons |" in text
+        assert "goal: NTU-60 conversion < 10 min:" in result.stdout
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"machine": ')
+    result = subprocess.run([sys.executable, "bench/run.py", f"--from_json={broken}"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode != 0 and f"--from_json: cannot read {broken}" in result.stderr

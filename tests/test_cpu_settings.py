@@ -22,6 +22,7 @@ ONEDNN_PROBE = """
 import slnl_tf
 import tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
+assert slnl_tf.onednn_enabled() is bool(_pywrap_util_port.IsMklEnabled())  # what the bench records
 print("on" if _pywrap_util_port.IsMklEnabled() else "off")
 """
 # TensorFlow imported first, as a user's script may: too late to turn oneDNN on.
