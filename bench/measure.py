@@ -71,6 +71,16 @@ def machine():
                      for d in tf.config.list_physical_devices("GPU")]}
 
 
+def table_tag(machine):
+    """gpu, cpu-avx2 or cpu: the kind of machine whose table a run replaces by default. An
+    AVX2-only CPU runs TensorFlow's kernels at about a third of an AVX-512 one's rate (RESULTS.md),
+    so its figures get their own table rather than replacing the other's."""
+    if machine["gpus"]:
+        return "gpu"
+    features = machine.get("cpu_features") or []  # none recorded in runs before session 17
+    return "cpu-avx2" if "avx2" in features and "avx512f" not in features else "cpu"
+
+
 def model_costs(config, variants):
     """[{label, params, gflops_per_clip, attention_weights_per_clip}] for the config and each
     (label, config) variant."""

@@ -1,5 +1,5 @@
 """All benchmarks in one command: prints the figures; a full run (every figure, not --quick)
-also writes bench/results-<cpu|gpu>.json and the machine's table in bench/RESULTS.md.
+also writes bench/results-<cpu|cpu-avx2|gpu>.json and the machine's table in bench/RESULTS.md.
 
     python bench/run.py                      # everything, NTU-60 config, batch 64, T=64 (~15 min on 2 cores)
     python bench/run.py --quick              # fewer runs and files, for a first look
@@ -71,13 +71,14 @@ flags.DEFINE_string("raw_from", "auto", "raw files for the conversion and input 
                     ".skeleton files to copy in turn, 'synthetic', or 'auto' (../shared/data/ntu/raw when it "
                     "has files, else synthetic)")
 flags.DEFINE_integer("workers", 2, "converter processes")
-flags.DEFINE_string("out", None, "JSON results file (default: bench/results-<cpu|gpu>.json after a full run, none "
+flags.DEFINE_string("out", None, "JSON results file (default: bench/results-<--table_tag>.json after a full run, none "
                     "after a partial one; '' = none)")
 flags.DEFINE_string("results_md", None, "markdown file whose generated table for this machine kind is replaced "
                     "(default: bench/RESULTS.md after a full run, none after a partial one; '' = none)")
-flags.DEFINE_string("table_tag", None, "which generated table of --results_md to replace: the text between "
-                    "'<!-- BEGIN generated TAG -->' and '<!-- END generated TAG -->' (default: cpu, or gpu on a "
-                    "machine with one)")
+flags.DEFINE_string("table_tag", None, "which generated table of --results_md to replace (the text between "
+                    "'<!-- BEGIN generated TAG -->' and '<!-- END generated TAG -->') and the default --out "
+                    "(bench/results-TAG.json); default: gpu on a machine with one, cpu-avx2 on a CPU with AVX2 "
+                    "and no AVX-512, else cpu")
 flags.DEFINE_string("from_json", None, "measure nothing: print the tables (the goals computed again) of a run "
                     "saved by --out; with --results_md they replace that file's table")
 FLAGS = flags.FLAGS
@@ -425,7 +426,7 @@ def main(argv):
     results["goals"] = goals.check(results)  # again for a saved run: the checks may have changed since
     for row in results["goals"]:
         _say(f"goal: {row['goal']}: {row['measured']}: {goals.VERDICT[row['met']]}")
-    tag = FLAGS.table_tag or ("gpu" if results["machine"]["gpus"] else "cpu")
+    tag = FLAGS.table_tag or measure.table_tag(results["machine"])
     # Only a full run replaces the kept figures by default: a partial one (README's examples
     # time one or two figures) would drop the others from the table; a saved run writes only
     # where told.

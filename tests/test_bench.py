@@ -70,7 +70,8 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert len(judged) == 8 and judged["training with XLA faster than graph mode"] is None  # --train_jit=false
     assert all(met in (True, False) for goal, met in judged.items() if goal.startswith(("NTU-60", "serving")))
     text = md.read_text()
-    assert text.startswith("# notes kept") and "<!-- BEGIN generated cpu -->" in text
+    tag = measure.table_tag(results["machine"])  # cpu, or cpu-avx2 on an AVX2-only CPU
+    assert text.startswith("# notes kept") and f"<!-- BEGIN generated {tag} -->" in text
     assert "| goal (issue 6) | this run | verdict |" in text and ", oneDNN o" in text
     assert "| serving batch=1, 1 of 2 persons |" in text
     assert "| serving floor, batch 1:" in text
@@ -100,6 +101,18 @@ def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
     assert results["matmul_gflops_mixed"]["dtype"] == "bfloat16"
     assert set(results["training"]) == {"jit_compile=true"}
     assert results["training"]["jit_compile=true"]["mfu"] > 0
+
+
+def test_each_kind_of_machine_has_its_own_table():
+    import measure
+
+    assert measure.table_tag({"gpus": ["NVIDIA H100"], "cpu_features": ["avx", "avx2", "fma"]}) == "gpu"
+    assert measure.table_tag({"gpus": [], "cpu_features": ["avx", "avx2", "fma"]}) == "cpu-avx2"
+    assert measure.table_tag({"gpus": [], "cpu_features": ["avx", "avx2", "fma", "avx512f", "avx512_bf16"]}) == "cpu"
+    assert measure.table_tag({"gpus": []}) == measure.table_tag({"gpus": [], "cpu_features": []}) == "cpu"
+    # The saved runs are in the files their machines' runs write by default.
+    for path in (ROOT / "bench").glob("results-*.json"):
+        assert path.name == f"results-{measure.table_tag(json.loads(path.read_text())['machine'])}.json"
 
 
 def test_benchmark_raw_files_parse_and_cover_the_splits(tmp_path):
