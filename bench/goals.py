@@ -9,8 +9,8 @@ import re
 
 MFU_GOAL = 0.40  # of the measured matmul rate
 INPUT_VS_TRAINING_GOAL = 10.0  # the input alone, against the fastest training rate
-# Training fed by the input against training on one cached batch: "the input never starves
-# the model". The issue names no number; within 5 % of the cached rate is ours.
+# Training fed by the input against training on the same batches from a cache (before
+# session 18: on its first batch, repeated): "the input never starves the model". The issue names no number; within 5 % of the cached rate is ours.
 FED_VS_CACHED_GOAL = 0.95
 CONVERSION_MINUTES_GOAL = 10.0  # NTU-60 (56,880 files)
 SERVING_BATCH1_P50_MS_GOAL = 5.0
@@ -55,7 +55,7 @@ def check(results):
                  "met": ratio >= INPUT_VS_TRAINING_GOAL if ratio is not None else None})
 
     fed = results.get("fed_training_samples_per_s")
-    rows.append({"goal": f"training fed by the input >= {FED_VS_CACHED_GOAL:.2f}x training on one cached batch",
+    rows.append({"goal": f"training fed by the input >= {FED_VS_CACHED_GOAL:.2f}x training on cached batches",
                  "measured": (f"{fed['fed']['median']:.1f} vs {fed['resident']['median']:.1f} samples/s = "
                               f"{fed['fed_vs_resident']['median']:.3f}" if fed else "not measured"),
                  "met": fed["fed_vs_resident"]["median"] >= FED_VS_CACHED_GOAL if fed else None})

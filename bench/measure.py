@@ -243,38 +243,70 @@ def _samples_per_s(step, steps, batch_size):
     return steps * batch_size / (time.perf_counter() - start)
 
 
+def step_memory(step, device=None):
+    """What one call of `step` holds in `device`'s memory allocator, in bytes: `resident` (in
+    use before the call: weights, optimizer slots, the batch, anything else the process
+    keeps), `peak` (the most in use during the call) and `step` (peak - resident: the
+    activations a training step keeps for its backward pass and its temporaries). TensorFlow
+    2.21 keeps these statistics for a CPU under its default allocator and under BFC alike."""
+    import tensorflow as tf
+
+    device = (device or _first_device()).lstrip("/")
+    tf.config.experimental.reset_memory_stats(device)
+    resident = tf.config.experimental.get_memory_info(device)["current"]
+    step()
+    peak = tf.config.experimental.get_memory_info(device)["peak"]
+    return {"resident": resident, "peak": peak, "step": peak - resident}
+
+
 def train_rates(config, batch_size, jit_compile, steps=5, repeats=3, mixed_precision="none",
                 skip_absent_too=False, matmul_calls=10):
     """{"every person": [samples/s], "matmul_gflops": [GFLOP/s]} per timed run: full training
     steps (forward, backward, AdamW update) on clips already on the device (so the figure is
-    the model's, not the input's), each run right after a timed run of `matmul_gflops` (of
-    `matmul_calls` calls) in the compute dtype, in this process. The host's speed drifts
-    within minutes (bench/RESULTS.md), so MFU divides each training run by the matmul rate
-    measured beside it. Every person slot is computed, so that the model's FLOPs are the work
-    done.
+    the model's, not the input's), each run between two timed runs of `matmul_gflops` (of
+    `matmul_calls` calls) in the compute dtype, in this process ("matmul_gflops_around":
+    [before, after]; "matmul_gflops": the higher). The host's speed drifts within minutes
+    (bench/RESULTS.md), so MFU divides each training run by the matmul rate measured beside
+    it; the higher of two, because a matmul run takes about a second against the training
+    run's half minute, and a short dip of the host in it read as a higher MFU (session 18:
+    109 GFLOP/s before a run, 150-177 in every other figure of that hour, 62 % MFU). Every
+    person slot is computed, so that the model's FLOPs are the work done.
     skip_absent_too (XLA off only): also "absent persons skipped", the same step of the model
     built with skip_absent_persons on the same batch, timed right after each run; with
-    "present" (person slots holding a person) and "slots" (all person slots)."""
+    "present" (person slots holding a person) and "slots" (all person slots).
+    "memory": `step_memory` of each model's step, the first taken before the second model
+    exists, so that its `peak` is what training that model on this batch needs."""
     import keras
 
     with _global_policy(mixed_precision):
         steps_of = {"every person": _resident_training(config, batch_size, jit_compile)}
+        memory = {"every person": step_memory(steps_of["every person"][0])}
         if skip_absent_too:
             steps_of["absent persons skipped"] = _resident_training(config, batch_size, False,
                                                                     skip_absent_persons=True)
+            memory["absent persons skipped"] = step_memory(steps_of["absent persons skipped"][0])
             # Building the second model resets TensorFlow's global seed, on which the first
             # model's traced step depends: its next call retraces (a second or more), so each
             # step runs once untimed here.
             for step, _ in steps_of.values():
                 step()
         compute_dtype = keras.mixed_precision.global_policy().compute_dtype
-        rates = {name: [] for name in ("matmul_gflops", *steps_of)}
+        rates = {name: [] for name in ("matmul_gflops_around", *steps_of)}
+
+        def matmul_rate():
+            return matmul_gflops(calls=matmul_calls, repeats=1, dtype=compute_dtype)[0]
+
         for _ in range(repeats):
-            rates["matmul_gflops"].append(matmul_gflops(calls=matmul_calls, repeats=1, dtype=compute_dtype)[0])
-            for name, (step, _) in steps_of.items():
-                rates[name].append(_samples_per_s(step, steps, batch_size))
+            before = matmul_rate()
+            rates["every person"].append(_samples_per_s(steps_of["every person"][0], steps, batch_size))
+            rates["matmul_gflops_around"].append([before, matmul_rate()])
+            if skip_absent_too:
+                rates["absent persons skipped"].append(
+                    _samples_per_s(steps_of["absent persons skipped"][0], steps, batch_size))
+        rates["matmul_gflops"] = [max(around) for around in rates["matmul_gflops_around"]]
         clips = steps_of["every person"][1]
-        return dict(rates, present=int(np.any(clips != 0, axis=(1, 2, 3)).sum()), slots=batch_size * config.persons)
+        return dict(rates, present=int(np.any(clips != 0, axis=(1, 2, 3)).sum()), slots=batch_size * config.persons,
+                    memory=memory)
 
 
 def in_fresh_process(function, *args, **kwargs):
@@ -382,11 +414,15 @@ def input_rates(records_dir, batch_size, frames, batches=50, repeats=3):
 def fed_training_rates(config, records_dir, batch_size, jit_compile, skip_absent_persons, steps=5, repeats=3,
                        mixed_precision="none"):
     """{"resident": [samples/s], "fed": [samples/s]} per round: Keras fit of the model
-    compiled as training compiles it, on one batch repeated from a cache, and on training's
-    own input with `input_rates`' augmentation (shards, shuffle, crop, rotation, scale,
-    prefetch), in turn in this process. Each fit runs a warm-up epoch (tracing, filling the
-    shuffle buffer) and one timed epoch of `steps` steps. fed / resident near 1: the input
-    does not bound the step."""
+    compiled as training compiles it, on training's own input with `input_rates`'
+    augmentation (shards, shuffle, crop, rotation, scale, prefetch), and on the same batches
+    from a cache filled beforehand, in turn in this process. Each fit runs a warm-up epoch
+    (tracing, filling the shuffle buffer) and one timed epoch of `steps` steps. The input
+    yields the same batches to every fit (its stream is a function of the seed), so both
+    time the same clips: with absent persons skipped a step's time follows the persons in
+    its batch (70-77 of 128 slots in the bench's batches of real NTU files), which against
+    one cached batch moved the ratio by a few per cent either way. fed / resident near 1:
+    the input does not bound the step."""
     import keras
     import tensorflow as tf
 
@@ -402,7 +438,10 @@ def fed_training_rates(config, records_dir, batch_size, jit_compile, skip_absent
             skip_absent_persons=skip_absent_persons)
         model, _ = training.build_compiled_model(config, options, steps_per_epoch=steps)
         fed, _ = training.make_datasets(options, config, tf.distribute.get_strategy())
-        datasets = {"resident": fed.take(1).cache().repeat(), "fed": fed}
+        resident = fed.take(2 * steps).cache().repeat()
+        for _ in resident.take(2 * steps):  # one whole pass fills the cache
+            pass
+        datasets = {"resident": resident, "fed": fed}
         rates = {name: [] for name in datasets}
         for _ in range(repeats):
             for name, dataset in datasets.items():

@@ -18,15 +18,18 @@ instead of 10; the serving figures all load one export):
    (G elements/s, rows of 512: its exponentials are work the FLOP count leaves out);
 3. training rate: samples/s of full steps with and without jit_compile, and model-FLOP
    utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate, per
-   timed run against the matmul rate timed just before it in the same process (with
+   timed run against the higher of the matmul rates timed just before and after it in the
+   same process (with
    --mixed_precision, in that precision); and the rates the two
    limits allow: all FLOPs at the matmul rate, and the attention score tensors' passes
    (measure.SCORE_PASSES_PER_STEP per weight) at the memory bandwidth;
    and, without XLA, the step with every person slot computed against the step of the
-   model built with skip_absent_persons, in turn, on the same batch;
+   model built with skip_absent_persons, in turn, on the same batch; and the memory of one
+   step of each (measure.step_memory: the allocator's peak, what was resident before it, and
+   the difference per clip: what picks the batch size a device can hold);
 4. input rate: the tf.data training input alone from sharded records, vs the training rate,
-   and training fed by that input against training on one cached batch, in turn (the input
-   bounds the step where their ratio falls below 1);
+   and training fed by that input against training on the same batches from a cache, in
+   turn (the input bounds the step where their ratio falls below 1);
 5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120 (copies
    of the real files in ../shared/data/ntu/raw when present, else synthetic files);
 6. serving latency: p50 / p99 of the exported SavedModel at batch 1 (TensorFlow's default
@@ -91,6 +94,20 @@ def _fmt(figure, unit="", digits=1):
 
 def _percent(figure):
     return {key: 100 * value if key != "runs" else value for key, value in figure.items()}
+
+
+def _bytes(count):
+    return f"{count / 1e9:.2f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
+
+
+def _step_memory(memory, batch_size):
+    return f"{_bytes(memory['step'])} for the step ({_bytes(memory['step'] / batch_size)} per clip)"
+
+
+def _memory(memory, batch_size):
+    """A training step's memory (measure.step_memory) in words."""
+    return (f"{_bytes(memory['peak'])} at the peak of a step = {_bytes(memory['resident'])} resident "
+            f"(weights, optimizer state, the batch) + {_step_memory(memory, batch_size)}")
 
 
 def _say(text):
@@ -171,23 +188,30 @@ def run(config):
                 continue
             figure = measure.summary(rates["every person"])
             figure["per_run"] = [{"samples_per_s": samples_per_s, "matmul_gflops": matmul_rate,
+                                  "matmul_gflops_before_after": around,
                                   "mfu": samples_per_s * 3 * forward_gflops / matmul_rate}
-                                 for samples_per_s, matmul_rate in zip(rates["every person"], rates["matmul_gflops"])]
+                                 for samples_per_s, matmul_rate, around in zip(
+                                     rates["every person"], rates["matmul_gflops"], rates["matmul_gflops_around"])]
             figure["mfu_runs"] = measure.summary([run["mfu"] for run in figure["per_run"]])
             figure["mfu"] = figure["mfu_runs"]["median"]
             results["training"][key] = figure
             _say(f"train {key}: {_fmt(figure, ' samples/s')}, MFU {_fmt(_percent(figure['mfu_runs']), ' %')} of "
-                 f"the matmul rate timed before each run "
+                 f"the higher of the matmul rates timed before and after each run "
                  f"({_fmt(measure.summary(rates['matmul_gflops']), ' GFLOP/s')})")
+            figure["memory"] = rates["memory"]["every person"]
+            _say(f"train {key}, memory: {_memory(figure['memory'], FLAGS.batch_size)}")
             if "absent persons skipped" in rates:
                 skipped = {name: measure.summary(rates[name]) for name in ("every person", "absent persons skipped")}
                 skipped["speedup"] = measure.summary([b / a for a, b in zip(rates["every person"],
                                                                             rates["absent persons skipped"])])
                 skipped.update(present=rates["present"], slots=rates["slots"])
+                skipped["memory"] = rates["memory"]["absent persons skipped"]
                 results["training_absent_persons_skipped"] = skipped
                 _say(f"train, {key}, {rates['present']} of {rates['slots']} person slots present: every "
                      f"person {_fmt(skipped['every person'], ' samples/s')}, absent persons skipped "
                      f"{_fmt(skipped['absent persons skipped'], ' samples/s')}: {_fmt(skipped['speedup'], 'x', 2)}")
+                _say(f"train, {key}, absent persons skipped, memory: "
+                     f"{_step_memory(skipped['memory'], FLAGS.batch_size)}")
     if "layers" in FLAGS.only:
         rows, ab = measure.in_fresh_process(measure.layer_figures, config, FLAGS.batch_size, repeats)
         results["layer_profile_ms"] = rows
@@ -246,8 +270,8 @@ def run(config):
                 results["fed_training_samples_per_s"] = figure
                 _say(f"training fed by the input (jit_compile={str(jit).lower()}, skip_absent_persons="
                      f"{str(skip).lower()}): "
-                     f"{_fmt(figure['fed'], ' samples/s')} vs {_fmt(figure['resident'], ' samples/s')} on one "
-                     f"cached batch: {_fmt(figure['fed_vs_resident'], '', 3)} per round")
+                     f"{_fmt(figure['fed'], ' samples/s')} vs {_fmt(figure['resident'], ' samples/s')} on the "
+                     f"same batches from a cache: {_fmt(figure['fed_vs_resident'], '', 3)} per round")
         finally:
             shutil.rmtree(root)
     if "serving" in FLAGS.only:
@@ -342,6 +366,9 @@ def markdown_table(results):
         value = figure["error"] if "error" in figure else (
             f"{_fmt(figure, ' samples/s')}, MFU {_fmt(_percent(figure['mfu_runs']), ' %')}")
         lines.append(f"| training, {key} | {value} |")
+        if "memory" in figure:  # runs saved before session 18 have none
+            lines.append(f"| training memory, {key} (allocator, one step) | "
+                         f"{_memory(figure['memory'], results['config']['batch_size'])} |")
     if "input_samples_per_s" in results:
         figure = results["input_samples_per_s"]
         extra = f", {figure['vs_fastest_training']:.0f}x training" if "vs_fastest_training" in figure else ""
@@ -352,10 +379,13 @@ def markdown_table(results):
         lines.append(f"| training, jit_compile=false, {figure['present']} of {figure['slots']} person slots present: "
                      f"every person vs absent persons skipped (in turn) | {_fmt(figure['every person'], ' samples/s')} "
                      f"vs {_fmt(figure['absent persons skipped'], ' samples/s')}: {_fmt(figure['speedup'], 'x', 2)} |")
+        if "memory" in figure:
+            lines.append(f"| training memory, jit_compile=false, absent persons skipped (allocator, one step) | "
+                         f"{_step_memory(figure['memory'], results['config']['batch_size'])} |")
     if "fed_training_samples_per_s" in results:
         figure = results["fed_training_samples_per_s"]
         jit, skip = str(figure["jit_compile"]).lower(), str(figure["skip_absent_persons"]).lower()
-        lines.append(f"| training fed by that input vs on one cached batch, jit_compile={jit}, "
+        lines.append(f"| training fed by that input vs on cached batches, jit_compile={jit}, "
                      f"skip_absent_persons={skip} | "
                      f"{_fmt(figure['fed'], ' samples/s')} vs {_fmt(figure['resident'], ' samples/s')}: "
                      f"{_fmt(figure['fed_vs_resident'], '', 3)} |")

@@ -23,17 +23,22 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out.read_text())
     assert len(results["model_cost"]) > 10 and results["matmul_gflops"]["median"] > 0
-    # MFU divides each training run by the matmul rate timed beside it.
+    # MFU divides each training run by the higher of the matmul rates timed before and after it.
     training = results["training"]["jit_compile=false"]
     forward_gflops = results["model_cost"][0]["gflops_per_clip"]
     assert len(training["per_run"]) == training["runs"] == 1
     for run in training["per_run"]:
-        assert run["matmul_gflops"] > 0
+        assert run["matmul_gflops"] == max(run["matmul_gflops_before_after"]) > 0
         assert abs(run["mfu"] - run["samples_per_s"] * 3 * forward_gflops / run["matmul_gflops"]) < 1e-12
     assert training["mfu"] == training["mfu_runs"]["median"] > 0
     skipped = results["training_absent_persons_skipped"]
     assert 0 < skipped["present"] < skipped["slots"] == 8  # the synthetic batch has absent persons
     assert skipped["every person"]["median"] > 0 and skipped["absent persons skipped"]["median"] > 0
+    # A training step's memory: weights, optimizer slots and the batch resident, the step's
+    # activations on top; skipping absent persons keeps fewer.
+    memory = training["memory"]
+    assert memory["peak"] == memory["resident"] + memory["step"] and memory["resident"] > 0
+    assert 0 < skipped["memory"]["step"] < memory["step"]
     assert results["memory_gbytes_per_s"]["median"] > 0 and results["model_cost"][0]["attention_weights_per_clip"] > 0
     limits = results["training_limits_samples_per_s"]
     assert 0 < limits["both_in_turn"] < min(limits["compute"], limits["score_traffic"])
@@ -76,6 +81,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert "| serving batch=1, 1 of 2 persons |" in text
     assert "| serving floor, batch 1:" in text
     assert "every person vs absent persons skipped (in turn)" in text
+    assert "| training memory, jit_compile=false (allocator, one step) |" in text
 
 
 def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
@@ -101,6 +107,25 @@ def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
     assert results["matmul_gflops_mixed"]["dtype"] == "bfloat16"
     assert set(results["training"]) == {"jit_compile=true"}
     assert results["training"]["jit_compile=true"]["mfu"] > 0
+
+
+def test_step_memory_counts_what_a_step_allocates():
+    import slnl_tf  # noqa: F401  (before TensorFlow: its allocator settings)
+    import measure
+    import tensorflow as tf
+
+    kept = tf.ones((256, 1024))  # 1 MiB held across the step
+
+    def step():
+        doubled = tf.ones((1024, 1024)) * 2.0  # 4 MiB, and 4 more unless the product reuses the buffer
+        assert float(tf.reduce_sum(doubled)) == 2 * 1024 * 1024
+
+    memory = measure.step_memory(step, "/CPU:0")
+    assert memory["resident"] >= kept.numpy().nbytes
+    assert 4 * 2**20 <= memory["step"] <= 9 * 2**20
+    assert memory["peak"] == memory["resident"] + memory["step"]
+    nothing = measure.step_memory(lambda: None, "/CPU:0")
+    assert nothing["step"] == 0 and nothing["peak"] == nothing["resident"]
 
 
 def test_each_kind_of_machine_has_its_own_table():
