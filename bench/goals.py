@@ -10,7 +10,8 @@ import re
 MFU_GOAL = 0.40  # of the measured matmul rate
 INPUT_VS_TRAINING_GOAL = 10.0  # the input alone, against the fastest training rate
 # Training fed by the input against training on the same batches from a cache (before
-# session 18: on its first batch, repeated): "the input never starves the model". The issue names no number; within 5 % of the cached rate is ours.
+# session 18: on its first batch, repeated): "the input never starves the model". The issue
+# names no number; within 5 % of the cached rate is ours.
 FED_VS_CACHED_GOAL = 0.95
 CONVERSION_MINUTES_GOAL = 10.0  # NTU-60 (56,880 files)
 SERVING_BATCH1_P50_MS_GOAL = 5.0

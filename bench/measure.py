@@ -246,9 +246,10 @@ def _samples_per_s(step, steps, batch_size):
 def step_memory(step, device=None):
     """What one call of `step` holds in `device`'s memory allocator, in bytes: `resident` (in
     use before the call: weights, optimizer slots, the batch, anything else the process
-    keeps), `peak` (the most in use during the call) and `step` (peak - resident: the
-    activations a training step keeps for its backward pass and its temporaries). TensorFlow
-    2.21 keeps these statistics for a CPU under its default allocator and under BFC alike."""
+    keeps), `peak` (the most in use during the call) and `step` (peak - resident: what the
+    call adds; for a training step, the activations kept for the backward pass and the
+    temporaries). TensorFlow 2.21 keeps these statistics for a CPU under its default
+    allocator and under BFC alike."""
     import tensorflow as tf
 
     device = (device or _first_device()).lstrip("/")
@@ -461,10 +462,10 @@ def export_for_serving(config, export_dir):
 
 
 def serving_latencies(export_dir, config, cases, clip_frames=100, repeats=3, threads=None):
-    """[[(p50 ms, p99 ms)] per run] per case: each case `(batch size, calls, persons)` is
-    `repeats` runs of `calls` requests to the SavedModel in `export_dir` (exported for
-    `config`) through its serving_default, loaded once, as TF Serving loads it (no project
-    code in the call path).
+    """{"runs": [(p50 ms, p99 ms)] per run, "memory": `step_memory` of one call} per case:
+    each case `(batch size, calls, persons)` is `repeats` runs of `calls` requests to the
+    SavedModel in `export_dir` (exported for `config`) through its serving_default, loaded
+    once, as TF Serving loads it (no project code in the call path).
     `persons`: how many of each clip's M person slots hold a person (the rest zeros, as
     an absent person is stored); None: all M.
     `threads`: (inter-op, intra-op) thread counts, as TF Serving's
@@ -485,6 +486,7 @@ def serving_latencies(export_dir, config, cases, clip_frames=100, repeats=3, thr
         clips = tf.constant(clips)
         for _ in range(3):
             serve(clips=clips)["probabilities"].numpy()
+        memory = step_memory(lambda: serve(clips=clips)["probabilities"].numpy())
         runs = []
         for _ in range(repeats):
             times = []
@@ -493,7 +495,7 @@ def serving_latencies(export_dir, config, cases, clip_frames=100, repeats=3, thr
                 serve(clips=clips)["probabilities"].numpy()
                 times.append((time.perf_counter() - start) * 1e3)
             runs.append((float(np.percentile(times, 50)), float(np.percentile(times, 99))))
-        results.append(runs)
+        results.append({"runs": runs, "memory": memory})
     return results
 
 

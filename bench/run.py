@@ -19,9 +19,8 @@ instead of 10; the serving figures all load one export):
 3. training rate: samples/s of full steps with and without jit_compile, and model-FLOP
    utilisation = samples/s x 3 x forward FLOPs (backward ~ 2 x forward) / matmul rate, per
    timed run against the higher of the matmul rates timed just before and after it in the
-   same process (with
-   --mixed_precision, in that precision); and the rates the two
-   limits allow: all FLOPs at the matmul rate, and the attention score tensors' passes
+   same process (with --mixed_precision, in that precision); and the rates the two limits
+   allow: all FLOPs at the matmul rate, and the attention score tensors' passes
    (measure.SCORE_PASSES_PER_STEP per weight) at the memory bandwidth;
    and, without XLA, the step with every person slot computed against the step of the
    model built with skip_absent_persons, in turn, on the same batch; and the memory of one
@@ -33,7 +32,8 @@ instead of 10; the serving figures all load one export):
 5. conversion rate: raw NTU .skeleton files/s, extrapolated to NTU-60 and NTU-120 (copies
    of the real files in ../shared/data/ntu/raw when present, else synthetic files);
 6. serving latency: p50 / p99 of the exported SavedModel at batch 1 (TensorFlow's default
-   threads, and 2 inter-op / 1 intra-op threads) and at batch 64; and the batch-1 floor,
+   threads, and 2 inter-op / 1 intra-op threads) and at batch 64, and the memory of one
+   call above what the loaded model keeps resident; and the batch-1 floor,
    the FLOPs at the matmul rate plus the attention weights at the softmax rate;
 and a profile: forward + backward time of each piece of the first SLnL stage alone, and of
 the spacetime attention core with autodiff's and with the written-out softmax gradient.
@@ -102,6 +102,11 @@ def _bytes(count):
 
 def _step_memory(memory, batch_size):
     return f"{_bytes(memory['step'])} for the step ({_bytes(memory['step'] / batch_size)} per clip)"
+
+
+def _call_memory(memory):
+    """A serving call's memory (measure.step_memory) in words."""
+    return f"a call's peak {_bytes(memory['step'])} above {_bytes(memory['resident'])} resident"
 
 
 def _memory(memory, batch_size):
@@ -316,14 +321,16 @@ def _serving_figures(export_dir, config, repeats, cases):
                                         [(batch, calls, persons) for batch, calls, _, persons in cases],
                                         repeats=repeats, threads=threads)
     figures = {}
-    for case, runs in zip(cases, per_case):
+    for case, measured in zip(cases, per_case):
         batch, calls, _, persons = case
+        runs = measured["runs"]
         figure = {"p50": measure.summary([r[0] for r in runs]), "p99": measure.summary([r[1] for r in runs]),
                   "calls_per_run": calls, "clip_frames": 100,
-                  "persons_present": config.persons if persons is None else persons}
+                  "persons_present": config.persons if persons is None else persons, "memory": measured["memory"]}
         name = (f"batch={batch}, {figure['persons_present']} of {config.persons} persons"
                 + (f", inter_op={threads[0]} intra_op={threads[1]}" if threads else ""))
-        _say(f"serving {name}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}")
+        _say(f"serving {name}: p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}; "
+             f"{_call_memory(figure['memory'])}")
         figures[case] = (name, figure)
     return figures
 
@@ -400,7 +407,8 @@ def markdown_table(results):
         lines.append(f"| serving floor, batch 1: FLOPs at the matmul rate + attention weights at the softmax rate | "
                      f"{floor['matmuls']:.1f} + {floor['softmax']:.1f} = {floor['total']:.1f} ms |")
     for key, figure in results.get("serving_ms", {}).items():
-        lines.append(f"| serving {key} | p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')} |")
+        memory = f"; {_call_memory(figure['memory'])}" if "memory" in figure else ""  # none before session 18
+        lines.append(f"| serving {key} | p50 {_fmt(figure['p50'], ' ms')}, p99 {_fmt(figure['p99'], ' ms')}{memory} |")
     if "layer_profile_ms" in results:
         lines += ["", "Where a step's time goes (one layer, forward + backward, first SLnL stage's shape):", "",
                   "| piece | input shape | ms |", "|---|---|---|"]

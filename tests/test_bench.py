@@ -57,6 +57,10 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
         "batch=1, 2 of 2 persons", "batch=1, 2 of 2 persons, inter_op=2 intra_op=1", "batch=1, 1 of 2 persons",
         "batch=1, 1 of 2 persons, inter_op=2 intra_op=1", "batch=64, 2 of 2 persons",
         "batch=64, 1 of 2 persons"}
+    # A serving call's memory grows with its batch.
+    serving_memory = {name: figure["memory"]["step"] for name, figure in results["serving_ms"].items()}
+    for persons in ("1 of 2 persons", "2 of 2 persons"):
+        assert 0 < serving_memory[f"batch=1, {persons}"] < serving_memory[f"batch=64, {persons}"]
     assert results["softmax_gelements_per_s"]["median"] > 0
     floor = results["serving_floor_ms_batch1"]
     assert floor["matmuls"] > 0 and floor["softmax"] > 0 and floor["total"] == floor["matmuls"] + floor["softmax"]
@@ -78,7 +82,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     tag = measure.table_tag(results["machine"])  # cpu, or cpu-avx2 on an AVX2-only CPU
     assert text.startswith("# notes kept") and f"<!-- BEGIN generated {tag} -->" in text
     assert "| goal (issue 6) | this run | verdict |" in text and ", oneDNN o" in text
-    assert "| serving batch=1, 1 of 2 persons |" in text
+    assert "| serving batch=1, 1 of 2 persons | p50 " in text and "above" in text
     assert "| serving floor, batch 1:" in text
     assert "every person vs absent persons skipped (in turn)" in text
     assert "| training memory, jit_compile=false (allocator, one step) |" in text
