@@ -82,7 +82,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     tag = measure.table_tag(results["machine"])  # cpu, or cpu-avx2 on an AVX2-only CPU
     assert text.startswith("# notes kept") and f"<!-- BEGIN generated {tag} -->" in text
     assert "| goal (issue 6) | this run | verdict |" in text and ", oneDNN o" in text
-    assert "| serving batch=1, 1 of 2 persons | p50 " in text and "above" in text
+    assert "| serving batch=1, 1 of 2 persons | p50 " in text and "; a call's peak " in text
     assert "| serving floor, batch 1:" in text
     assert "every person vs absent persons skipped (in turn)" in text
     assert "| training memory, jit_compile=false (allocator, one step) |" in text
