@@ -4,9 +4,12 @@
 
 Command-line flags override the flagfile. Flags are checked before any work starts; the
 resolved configuration is printed and written to <model_dir>/resolved.flags, which reruns
-the same job. Rerunning a command whose model_dir holds checkpoints resumes it. At the end
-the model is evaluated on --eval_split (slnl_tf/evaluate.py) and, with --export_dir,
-exported as a SavedModel (slnl_tf/export.py).
+the same job. Rerunning a command whose model_dir holds checkpoints resumes it. Each epoch
+is validated on --validation_split (held-out training samples, never the test split), which
+chooses best.keras. At the end the final weights are evaluated on --eval_split
+(slnl_tf/evaluate.py) and, with --export_dir, exported as a SavedModel (slnl_tf/export.py).
+A run stopped by SIGTERM saves a checkpoint and exits with status 75, not evaluated or
+exported.
 """
 import os
 
@@ -18,6 +21,7 @@ from slnl_tf import flags as project_flags  # noqa: E402
 
 project_flags.define_training_flags()
 FLAGS = flags.FLAGS
+PREEMPTED_EXIT_CODE = 75  # EX_TEMPFAIL: stopped by SIGTERM after a checkpoint; rerun to resume
 
 
 def _check_flags():
@@ -54,7 +58,8 @@ def _generate_synthetic_data():
     raw = os.path.join(FLAGS.data_dir, "raw")
     classes = FLAGS.num_classes or 10
     synthetic.write_raw_dataset(raw, FLAGS.synthetic_clips, classes, FLAGS.frames or 64, seed=FLAGS.seed)
-    build.build(sources.NTUSource(raw, "ntu60_xsub"), FLAGS.data_dir, options={"dataset": "synthetic"},
+    build.build(sources.NTUSource(raw, "ntu60_xsub", validation=True), FLAGS.data_dir,
+                options={"dataset": "synthetic"},
                 class_names=[f"synthetic class {i}" for i in range(classes)])
 
 
@@ -76,9 +81,14 @@ def main(argv):
     from slnl_tf.model_cost import flops_per_clip
 
     manifest = data_input.read_manifest(FLAGS.data_dir)
-    for split in (FLAGS.train_split, FLAGS.eval_split):
+    if FLAGS.validation_split not in manifest["splits"] and not FLAGS["validation_split"].present:
+        FLAGS.validation_split = ""  # the data has no validation split: none (also in resolved.flags)
+    for split in (FLAGS.train_split, FLAGS.eval_split) + ((FLAGS.validation_split,) if FLAGS.validation_split else ()):
         if split not in manifest["splits"]:
             raise app.UsageError(f"--data_dir has no split {split!r}; it has {sorted(manifest['splits'])}")
+    if FLAGS.validation_split == FLAGS.eval_split:
+        raise app.UsageError(f"--validation_split and --eval_split are both {FLAGS.eval_split!r}: choosing "
+                             "checkpoints on the split that is scored overstates the accuracy")
     try:
         config = project_flags.model_config_from_flags(manifest)
     except ValueError as error:
@@ -96,7 +106,7 @@ def main(argv):
     skip_absent_persons = project_flags.skip_absent_persons_from_flag(FLAGS.skip_absent_persons, jit_compile)
     options = training.TrainOptions(
         model_dir=FLAGS.model_dir, data_dir=FLAGS.data_dir, train_split=FLAGS.train_split,
-        eval_split=FLAGS.eval_split, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch,
+        validation_split=FLAGS.validation_split, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch,
         batch_size=FLAGS.batch_size, optimizer=FLAGS.optimizer, learning_rate=FLAGS.learning_rate,
         lr_schedule=FLAGS.lr_schedule, lr_step_epochs=tuple(int(e) for e in FLAGS.lr_step_epochs),
         warmup_epochs=FLAGS.warmup_epochs, weight_decay=FLAGS.weight_decay, crop_min_ratio=FLAGS.crop_min_ratio,
@@ -112,6 +122,10 @@ def main(argv):
         model, _, _ = training.train(config, options)
     except training.TrainingDiverged as error:
         raise SystemExit(f"training stopped: {error}")
+    except training.Preempted as error:
+        # A partial run: no final metrics or export that could pass for a finished one.
+        print(f"partial run, not evaluated or exported: {error}", flush=True)
+        raise SystemExit(PREEMPTED_EXIT_CODE)
     except ValueError as error:
         raise app.UsageError(str(error))
     if not model.distribute_strategy.extended.should_checkpoint:
@@ -121,15 +135,16 @@ def main(argv):
           "GFLOPs per clip")
 
     out_dir = os.path.join(FLAGS.model_dir, f"eval_{FLAGS.eval_split}")
+    weights = f"the final weights (step {training.current_step(model.optimizer)}, end of the schedule)"
     metrics, matrix = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,
-                                        FLAGS.batch_size, FLAGS.eval_crop_ratio, FLAGS.eval_clips)
+                                        FLAGS.batch_size, FLAGS.eval_crop_ratio, FLAGS.eval_clips, weights=weights)
     with tf.summary.create_file_writer(os.path.join(FLAGS.model_dir, "logs", "evaluation")).as_default():
         for name, value in metrics.items():
             if name != "samples":
                 tf.summary.scalar(f"evaluation/{name}", value, step=0)
         png = tf.io.decode_png(evaluate.confusion_png(matrix))
         tf.summary.image("evaluation/confusion_matrix", png[None], step=0)
-    print(f"evaluation on {FLAGS.eval_split}:\n{evaluate.format_metrics(metrics)}")
+    print(f"evaluation of {weights} on split {FLAGS.eval_split!r}:\n{evaluate.format_metrics(metrics)}")
     if FLAGS.export_dir:
         from data_pipeline import clip_files
         from slnl_tf import export

@@ -431,14 +431,12 @@ def fed_training_rates(config, records_dir, batch_size, jit_compile, skip_absent
 
     with _global_policy(mixed_precision):
         keras.utils.set_random_seed(0)
-        # eval_split: make_datasets also makes a validation set (unused here) and the bench's
-        # records may hold no test split.
         options = training.TrainOptions(
-            model_dir="", data_dir=records_dir, eval_split="train", batch_size=batch_size, rotation_degrees=17.0,
+            model_dir="", data_dir=records_dir, batch_size=batch_size, rotation_degrees=17.0,
             scale_range=(0.9, 1.1), jit_compile=jit_compile, mixed_precision=mixed_precision, warmup_epochs=0.0,
             skip_absent_persons=skip_absent_persons)
         model, _ = training.build_compiled_model(config, options, steps_per_epoch=steps)
-        fed, _ = training.make_datasets(options, config, tf.distribute.get_strategy())
+        fed = training.make_training_dataset(options, config, tf.distribute.get_strategy())
         resident = fed.take(2 * steps).cache().repeat()
         for _ in resident.take(2 * steps):  # one whole pass fills the cache
             pass

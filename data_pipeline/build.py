@@ -8,6 +8,10 @@
     python -m data_pipeline.build --dataset=npy --raw_dir=/data/ntu60_xsub_arrays --out_dir=...
     python -m data_pipeline.build --dataset=pyskl --raw_dir=/data/ntu60_3danno.pkl --out_dir=...
     python -m data_pipeline.build --dataset=custom --raw_dir=/data/my_data --out_dir=...
+    python -m data_pipeline.build --dataset=sbu --benchmark=sbu_fold1 --raw_dir=/data/sbu --out_dir=...
+    python -m data_pipeline.build --dataset=nwucla --raw_dir=/data/NW-UCLA/all_sqe --out_dir=...
+    python -m data_pipeline.build --dataset=ntu_format --benchmark=cwbg_xsub --raw_dir=/data/cwbg --out_dir=...
+    python -m data_pipeline.build --dataset=ntu_format --train_performers=1-21 --num_classes=15 ...
 
 Records go to `<out_dir>/<name>/{split}-NNNNN-of-NNNNN.tfrecord` (name: the benchmark or
 the dataset) with `manifest.json` beside them. Work is spread over `--workers` processes
@@ -24,9 +28,10 @@ import sys
 import time
 
 from data_pipeline import records, sources, splits
+from data_pipeline.preprocess import Preprocessing
 from data_pipeline.sample import SampleError
 
-DATASETS = ("ntu60", "ntu120", "kinetics", "npy", "pyskl", "custom")
+DATASETS = ("ntu60", "ntu120", "ntu_format", "sbu", "nwucla", "kinetics", "npy", "pyskl", "custom")
 
 
 def _shard_path(out_dir, split, index, count):
@@ -37,7 +42,7 @@ def write_shard(task):
     """Reads a shard's items and writes them; returns the receipt (also saved beside it)."""
     import tensorflow as tf
 
-    path, source, items, ignore, storage_dtype = task
+    path, source, items, ignore, storage_dtype, preprocessing = task
     started = time.perf_counter()  # after the TensorFlow import, which a fresh worker pays once
     receipt = {"shard": os.path.basename(path), "read": 0, "written": 0, "skipped": [], "class_counts": {}}
     temporary = f"{path}.tmp-{os.getpid()}"
@@ -49,6 +54,8 @@ def write_shard(task):
                 continue
             try:
                 sample = source.read(item)
+                if preprocessing is not None:
+                    sample.data = preprocessing.apply(sample.data)
                 writer.write(records.serialize(sample, storage_dtype))
             except (SampleError, ValueError) as error:
                 receipt["skipped"].append([item.where, getattr(error, "problem", str(error))])
@@ -79,8 +86,9 @@ def plan_shards(items, out_dir, files_per_shard):
 
 
 def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files_per_shard=1000, workers=2,
-          options=None, class_names=None, progress=True, log=print):
-    """Converts `source` into records under `out_dir`; returns the manifest dict."""
+          options=None, class_names=None, preprocessing=None, progress=True, log=print):
+    """Converts `source` into records under `out_dir`, each clip passed through
+    `preprocessing` (a data_pipeline.preprocess.Preprocessing) first; returns the manifest dict."""
     from tqdm import tqdm
 
     from slnl_tf import __version__
@@ -96,7 +104,7 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
             with open(f"{path}.json") as f:
                 receipts[path] = json.load(f)
         else:
-            tasks.append((path, source, chunk, frozenset(ignore), storage_dtype))
+            tasks.append((path, source, chunk, frozenset(ignore), storage_dtype, preprocessing))
     if receipts:
         log(f"resuming: {len(receipts)} of {len(plan)} shards already finished, skipped")
     started = time.time()
@@ -134,10 +142,11 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
         "project_version": __version__,
         "format": "slnl_tf tf.train.Example v1 (data_pipeline/records.py)",
         "storage_dtype": storage_dtype,
-        "layout": source.layout,
+        "layout": (preprocessing or Preprocessing()).output_layout(source.layout),
         "num_classes": source.num_classes,
         "class_names": class_names,
         "options": {**(options or {}), "files_per_shard": files_per_shard},
+        "preprocessing": (preprocessing or Preprocessing()).to_dict(),
         "splits": split_summaries,
         "read": read,
         "written": written,
@@ -160,53 +169,164 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
     return manifest
 
 
-def main(argv):
-    from absl import app, flags
+# Preprocessing defaults per dataset, from what the strongest published pipelines do
+# (README, "Design choices"): CTR-GCN / SGN centre NTU and NW-UCLA on the first frame's
+# spine, and CTR-GCN scales each NW-UCLA clip into [-1, 1]; Kinetics is centred by the
+# reader (ST-GCN's -0.5) and preprocessed arrays (npy, pyskl) arrive prepared.
+DEFAULT_PREPROCESSING = {
+    "ntu60": {"center": "first_frame"},
+    "ntu120": {"center": "first_frame"},
+    "ntu_format": {"center": "first_frame", "scale": "torso"},
+    # SBU's actions are interactions: both persons' joints form one body (preprocess.py, step 4).
+    "sbu": {"center": "first_frame", "scale": "torso", "merge_persons": True},
+    "nwucla": {"center": "first_frame", "scale": "extent"},
+}
+
+
+def choose_preprocessing(dataset, layout, center="auto", scale="auto", align_view="auto", center_joint=None,
+                         normalize=False, merge_persons="auto"):
+    """The dataset's default Preprocessing for `layout` with the build flags' choices on
+    top (`auto`: the default; `normalize`: 2s-AGCN's rule); ValueError for a bad joint."""
+    chosen = {"center": "none", "scale": "none", "align_view": False, "merge_persons": False,
+              **DEFAULT_PREPROCESSING.get(dataset, {})}
+    if normalize:
+        chosen.update(center="every_frame", align_view=True)
+    chosen.update({name: value for name, value in (("center", center), ("scale", scale)) if value != "auto"})
+    for name, value in (("align_view", align_view), ("merge_persons", merge_persons)):
+        if value != "auto":
+            chosen[name] = value == "true"
+    landmarks = dict(layout.get("landmarks", {}))
+    center_joint = landmarks.get("center", 0) if center_joint is None else center_joint
+    if not 0 <= center_joint < layout["joints"]:
+        raise ValueError(f"--center_joint={center_joint} is not one of the {layout['joints']} joints (0-based)")
+    names = layout.get("channel_names") or []
+    coordinate_channels = 2 if names and names[-1] == "score" else min(3, layout["channels"])
+    return Preprocessing(center=chosen["center"], center_joint=center_joint, align_view=chosen["align_view"],
+                         scale=chosen["scale"], landmarks=tuple(landmarks.items()),
+                         coordinate_channels=coordinate_channels,
+                         merge_persons=chosen["merge_persons"] and layout["persons"] > 1)
+
+
+def preprocessing_from_flags(dataset, layout):
+    """The Preprocessing the build flags ask for on top of the dataset's defaults."""
+    from absl import flags
 
     FLAGS = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    return choose_preprocessing(dataset, layout, FLAGS.center, FLAGS.scale, FLAGS.align_view, FLAGS.center_joint,
+                                FLAGS.normalize, FLAGS.merge_persons)
+
+
+def _benchmark(FLAGS, dataset):
+    """The --benchmark for a dataset with named protocols, checked."""
+    names = splits.benchmarks_of(dataset)
+    benchmark = FLAGS.benchmark or names[0]
+    if benchmark not in names:
+        from absl import app
+
+        raise app.UsageError(f"--benchmark for {dataset} must be one of {names}, got {benchmark!r}")
+    return benchmark
+
+
+def _ntu_format_source(FLAGS):
+    """NTU-format data that is not NTU: a named benchmark or --train_performers."""
+    from absl import app
+
+    if FLAGS.train_performers:
+        try:
+            train = splits.parse_number_list(FLAGS.train_performers)
+            validation = splits.parse_number_list(FLAGS.validation_performers or "")
+        except ValueError as error:
+            raise app.UsageError(f"--train_performers / --validation_performers: {error}")
+        if not validation <= train:
+            raise app.UsageError("--validation_performers must be training performers (a part of --train_performers)")
+        protocol = splits.Protocol("ntu_format", "performer", train, "performer", validation,
+                                   f"performers {FLAGS.train_performers} train")
+        if not FLAGS["num_classes"].present:
+            raise app.UsageError("--dataset=ntu_format with --train_performers needs --num_classes")
+        return sources.NTUSource(FLAGS.raw_dir, "custom", FLAGS.body_selection, FLAGS.validation, protocol,
+                                 FLAGS.num_classes), "ntu_format"
+    if FLAGS.benchmark is None:
+        raise app.UsageError(f"--dataset=ntu_format needs --benchmark (one of {splits.benchmarks_of('ntu_format')}) "
+                             "or --train_performers with --num_classes")
+    benchmark = _benchmark(FLAGS, "ntu_format")
+    return sources.NTUSource(FLAGS.raw_dir, benchmark, FLAGS.body_selection, FLAGS.validation,
+                             classes=FLAGS.num_classes if FLAGS["num_classes"].present else None), benchmark
+
+
+def make_source(FLAGS):
+    """(source, records folder name, class names or None) for the build flags."""
+    from absl import app
+
     label_names = ()
     if FLAGS.label_names:
         try:
             label_names = tuple(sources.kinetics.read_label_names(FLAGS.label_names))
         except OSError as error:
             raise app.UsageError(f"--label_names {FLAGS.label_names!r}: {error.strerror}")
-    if FLAGS.dataset in ("ntu60", "ntu120"):
-        benchmark = FLAGS.benchmark or f"{FLAGS.dataset}_xsub"
-        if splits.BENCHMARKS.get(benchmark, (None,))[0] != FLAGS.dataset:
-            names = [b for b, (d, _) in splits.BENCHMARKS.items() if d == FLAGS.dataset]
-            raise app.UsageError(f"--benchmark for {FLAGS.dataset} must be one of {names}, got {benchmark!r}")
-        source = sources.NTUSource(FLAGS.raw_dir, benchmark, FLAGS.body_selection, FLAGS.normalize)
-        name = benchmark
-    elif FLAGS.dataset == "kinetics":
+    dataset = FLAGS.dataset
+    if dataset in ("ntu60", "ntu120"):
+        benchmark = _benchmark(FLAGS, dataset)
+        source, name = sources.NTUSource(FLAGS.raw_dir, benchmark, FLAGS.body_selection, FLAGS.validation), benchmark
+    elif dataset == "ntu_format":
+        source, name = _ntu_format_source(FLAGS)
+        if not label_names and os.path.isfile(os.path.join(FLAGS.raw_dir, "class_names.txt")):
+            label_names = tuple(sources.kinetics.read_label_names(os.path.join(FLAGS.raw_dir, "class_names.txt")))
+    elif dataset == "sbu":
+        benchmark = _benchmark(FLAGS, "sbu")
+        source, name = sources.SBUSource(FLAGS.raw_dir, benchmark, FLAGS.validation), benchmark
+        label_names = label_names or sources.sbu.CLASS_NAMES
+    elif dataset == "nwucla":
+        benchmark = _benchmark(FLAGS, "nwucla")
+        source, name = sources.NWUCLASource(FLAGS.raw_dir, benchmark, FLAGS.validation), benchmark
+        label_names = label_names or sources.nwucla.CLASS_NAMES
+    elif dataset == "kinetics":
         source, name = sources.KineticsSource(FLAGS.raw_dir, label_names), "kinetics"
-    elif FLAGS.dataset == "npy":
+    elif dataset == "npy":
         source = sources.NpySource(FLAGS.raw_dir, FLAGS.num_classes, FLAGS.joints, FLAGS.channels)
         name = "npy"
-    elif FLAGS.dataset == "pyskl":
+    elif dataset == "pyskl":
         source = sources.PysklSource(FLAGS.raw_dir, FLAGS.pyskl_split_prefix, FLAGS.num_classes)
         name = f"pyskl_{FLAGS.pyskl_split_prefix}"
     else:
         source, name = sources.CustomSource(FLAGS.raw_dir), "custom"
-    if FLAGS.dataset == "pyskl" and not os.path.isfile(FLAGS.raw_dir):
+    if dataset == "pyskl" and not os.path.isfile(FLAGS.raw_dir):
         raise app.UsageError(f"--raw_dir {FLAGS.raw_dir!r} is not a file (pyskl takes the annotation .pkl)")
-    if FLAGS.dataset != "pyskl" and not os.path.isdir(FLAGS.raw_dir):
+    if dataset != "pyskl" and not os.path.isdir(FLAGS.raw_dir):
         raise app.UsageError(f"--raw_dir {FLAGS.raw_dir!r} is not a directory")
+    class_names = None
+    if label_names:
+        # NTU-60's classes are the first 60 of NTU-120's names file.
+        class_names = list(label_names[: source.num_classes]) if source.num_classes else list(label_names)
+        if source.num_classes and len(class_names) < source.num_classes:
+            raise app.UsageError(f"--label_names has {len(class_names)} names for {source.num_classes} classes")
+    if dataset == "custom":
+        class_names = sources.custom.read_layout(FLAGS.raw_dir)["class_names"]
+    return source, name, class_names
+
+
+def main(argv):
+    from absl import app, flags
+
+    FLAGS = flags.FLAGS
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        source, name, class_names = make_source(FLAGS)
+        preprocessing = preprocessing_from_flags(FLAGS.dataset, source.layout)
+    except (FileNotFoundError, SampleError, ValueError) as error:
+        raise app.UsageError(str(error))
     ignore = splits.read_name_list(FLAGS.ignore_list) if FLAGS.ignore_list else frozenset()
     options = {"dataset": FLAGS.dataset, "raw_dir": os.path.abspath(FLAGS.raw_dir),
                "ignore_list": FLAGS.ignore_list, "body_selection": FLAGS.body_selection,
-               "normalize": FLAGS.normalize}
-    if FLAGS.dataset in ("ntu60", "ntu120"):
+               "validation": FLAGS.validation}
+    if hasattr(source, "benchmark"):
         options["benchmark"] = source.benchmark
+        protocol = getattr(source, "protocol", None) or splits.protocol_of(source.benchmark)
+        options["protocol"] = protocol.description
     try:
-        # NTU-60's classes are the first 60 of NTU-120's names file.
-        class_names = list(label_names[: source.num_classes]) or None
-        if FLAGS.dataset == "custom" and class_names is None:
-            class_names = sources.custom.read_layout(FLAGS.raw_dir)["class_names"]
         build(source, os.path.join(FLAGS.out_dir, name), ignore=ignore, storage_dtype=FLAGS.storage_dtype,
               files_per_shard=FLAGS.files_per_shard, workers=FLAGS.workers, options=options,
-              class_names=class_names)
+              class_names=class_names, preprocessing=preprocessing)
     except (FileNotFoundError, SampleError) as error:
         raise app.UsageError(str(error))
 
@@ -215,16 +335,33 @@ def define_flags():
     from absl import flags
 
     from data_pipeline.ntu import BODY_SELECTIONS
+    from data_pipeline.preprocess import CENTERS, SCALES
 
     flags.DEFINE_enum("dataset", None, DATASETS, "what --raw_dir holds")
     flags.DEFINE_string("raw_dir", None, "the dataset's files (see the module docstring per dataset)")
     flags.DEFINE_string("out_dir", None, "records go to <out_dir>/<benchmark or dataset>/")
-    flags.DEFINE_string("benchmark", None, f"NTU split: {', '.join(splits.BENCHMARKS)} (default: xsub)")
+    flags.DEFINE_string("benchmark", None, f"evaluation protocol: {', '.join(splits.BENCHMARKS)} "
+                                           "(default: the dataset's first)")
+    flags.DEFINE_bool("validation", True, "write the benchmark's validation group (held-out training performers, "
+                                          "subjects or sets) as split 'val' instead of 'train'")
+    flags.DEFINE_string("train_performers", None, "ntu_format: performers that train, e.g. 1-21 (others test)")
+    flags.DEFINE_string("validation_performers", None, "ntu_format: training performers that validate, e.g. 20,21")
     flags.DEFINE_string("ignore_list", None, "file of sample names to skip (the official missing-skeleton list)")
-    flags.DEFINE_enum("body_selection", "denoise", BODY_SELECTIONS, "NTU: which 2 bodies to keep")
-    flags.DEFINE_bool("normalize", False, "NTU: centre on the spine and rotate (2s-AGCN) before writing")
-    flags.DEFINE_string("label_names", None, "class names, one a line in index order (Kinetics: label_name.txt)")
-    flags.DEFINE_integer("num_classes", 60, "npy, pyskl: number of classes, to check labels", lower_bound=1)
+    flags.DEFINE_enum("body_selection", "denoise", BODY_SELECTIONS, "NTU format: which 2 bodies to keep")
+    flags.DEFINE_enum("center", "auto", ("auto",) + CENTERS, "subtract the first person's centre joint: in its "
+                      "first frame, or in every frame (auto: the dataset's default, README)")
+    flags.DEFINE_integer("center_joint", None, "0-based joint --center uses (default: the layout's centre)")
+    flags.DEFINE_enum("scale", "auto", ("auto",) + SCALES, "divide the coordinates by the torso length or half "
+                      "the clip's extent (auto: the dataset's default)")
+    flags.DEFINE_enum("align_view", "auto", ("auto", "true", "false"), "rotate the first person's first-frame "
+                      "spine onto +z and shoulders onto +x (2s-AGCN)")
+    flags.DEFINE_enum("merge_persons", "auto", ("auto", "true", "false"), "join the persons' joints into one body "
+                      "of joints x persons joints, for interactions (auto: the dataset's default; on for sbu)")
+    flags.DEFINE_bool("normalize", False, "2s-AGCN's NTU rule: centre on the spine in every frame and align the view")
+    flags.DEFINE_string("label_names", None, "class names, one a line in index order (Kinetics: label_name.txt; "
+                                             "ntu_format: default <raw_dir>/class_names.txt)")
+    flags.DEFINE_integer("num_classes", 60, "npy, pyskl, ntu_format: number of classes, to check labels",
+                         lower_bound=1)
     flags.DEFINE_string("pyskl_split_prefix", "xsub", "pyskl: use the pickle's splits starting with this")
     flags.DEFINE_integer("joints", 25, "npy: joints per skeleton", lower_bound=1)
     flags.DEFINE_integer("channels", 3, "npy: values per joint", lower_bound=1)

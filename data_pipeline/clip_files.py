@@ -1,23 +1,24 @@
 """One unlabelled clip file -> the array a trained model takes, prepared as its training data was.
 
-Prediction and the serving client read a user's file here: a raw NTU `.skeleton` file
-(any name), a Kinetics-skeleton `.json` clip, or a `.npy` array `(C, T, V, M)` or
-`(N, C, T, V, M)` (trailing all-zero frames dropped, as the converter does). The
-preparation (NTU body selection, view normalization) comes from the dataset's manifest,
-which the export copies as `assets.extra/slnl_input.json` (`input_spec`), so a clip is
-prepared exactly as the records the model was trained on.
+Prediction and the serving client read a user's file here: a raw NTU-format `.skeleton`
+file (any name), a Kinetics-skeleton or NW-UCLA `.json` clip, an SBU `skeleton_pos.txt`, or
+a `.npy` array `(C, T, V, M)` or `(N, C, T, V, M)` (trailing all-zero frames dropped, as
+the converter does). The preparation (NTU body selection, the preprocessing of
+data_pipeline/preprocess.py) comes from the dataset's manifest, which the export copies as
+`assets.extra/slnl_input.json` (`input_spec`), so a clip is prepared exactly as the records
+the model was trained on.
 """
 import json
 import os
 
 import numpy as np
 
-from data_pipeline import arrays, kinetics, ntu
-from data_pipeline.normalize import normalize_view
+from data_pipeline import arrays, kinetics, ntu, nwucla, sbu
+from data_pipeline.preprocess import Preprocessing, two_stream_agcn
 from data_pipeline.sample import SampleError, check_finite
 
 SPEC_FILE = os.path.join("assets.extra", "slnl_input.json")
-SUFFIXES = (".skeleton", ".json", ".npy")
+SUFFIXES = (".skeleton", ".json", ".txt", ".npy")
 
 
 def input_spec(manifest):
@@ -25,13 +26,21 @@ def input_spec(manifest):
     options = manifest.get("options", {})
     return {"layout": manifest["layout"], "class_names": manifest.get("class_names"),
             "body_selection": options.get("body_selection", "denoise"),
-            "normalize": bool(options.get("normalize", False))}
+            "preprocessing": manifest.get("preprocessing") or preprocessing_of(
+                {"normalize": options.get("normalize", False)}).to_dict()}
 
 
 def default_spec(channels, joints, persons):
     """The spec of an export that carries none: the readers' defaults for that shape."""
     return {"layout": {"channels": channels, "joints": joints, "persons": persons}, "class_names": None,
-            "body_selection": "denoise", "normalize": False}
+            "body_selection": "denoise", "preprocessing": Preprocessing().to_dict()}
+
+
+def preprocessing_of(spec):
+    """The spec's Preprocessing; specs written before it existed say only `normalize`."""
+    if spec.get("preprocessing"):
+        return Preprocessing.from_dict(spec["preprocessing"])
+    return two_stream_agcn() if spec.get("normalize") else Preprocessing()
 
 
 def read_spec(export_dir):
@@ -69,13 +78,29 @@ def read_clips(path, spec):
 
 
 def _read_raw(path, suffix, spec):
-    persons = spec["layout"]["persons"]
+    persons = _raw_layout(spec)["persons"]
     try:
         if suffix == ".skeleton":
             return ntu.read_array(path, spec.get("body_selection", "denoise"), persons)[0]
+        if suffix == ".txt":
+            return sbu.read_array(path)
+        if _is_nwucla_json(path):
+            return nwucla.read_array(path)[0]
         return kinetics.read_sample(path, max_persons=persons, labelled=False).data
     except SampleError as error:
         return error
+
+
+def _is_nwucla_json(path):
+    """Whether a .json clip is NW-UCLA's ({"skeletons": ...}) rather than Kinetics' ({"data": ...})."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return b'"skeletons"' in head and b'"data"' not in head
+
+
+def _raw_layout(spec):
+    """The layout of a clip as read, before preprocessing (which may merge the persons)."""
+    return preprocessing_of(spec).input_layout(spec["layout"])
 
 
 def _trimmed(where, clip):
@@ -87,7 +112,7 @@ def _trimmed(where, clip):
 def _prepared(where, data, spec):
     if isinstance(data, SampleError):
         return data
-    layout = spec["layout"]
+    layout = _raw_layout(spec)
     channels, frames, joints, persons = data.shape
     try:
         if joints != layout["joints"]:
@@ -102,6 +127,4 @@ def _prepared(where, data, spec):
     if persons < layout["persons"]:
         data = np.pad(data, [(0, 0)] * 3 + [(0, layout["persons"] - persons)])
     data = data[..., : layout["persons"]]
-    if spec.get("normalize"):
-        data = normalize_view(data)
-    return np.ascontiguousarray(data, np.float32)
+    return np.ascontiguousarray(preprocessing_of(spec).apply(data), np.float32)

@@ -10,12 +10,11 @@ import glob
 import json
 import os
 
-from data_pipeline import arrays, custom, kinetics, ntu, splits
-from data_pipeline.normalize import normalize_view
+from data_pipeline import arrays, custom, kinetics, ntu, nwucla, preprocess, sbu, splits
 from data_pipeline.sample import SampleError
 
 NTU60_LABEL_COUNT = 60
-NTU_LABEL_NAMES = "ntu120_label_names.txt"
+DATASET_CLASSES = {"cwbg_xsub": 15}  # named benchmarks of NTU-format data that is not NTU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,27 +33,39 @@ def _require_dir(path, what):
 
 @dataclasses.dataclass(frozen=True)
 class NTUSource:
-    """Raw `.skeleton` files of NTU RGB+D 60 or 120 under `raw_dir` (searched recursively)."""
+    """Raw `.skeleton` files under `raw_dir` (searched recursively): NTU RGB+D 60 or 120
+    under one of their benchmarks, or other data written in the NTU format (`ntu_format`,
+    e.g. CWBG) under a named benchmark or a `protocol` of its own with `classes` classes."""
 
     raw_dir: str
     benchmark: str
     body_selection: str = "denoise"
-    normalize: bool = False
+    validation: bool = False
+    protocol: splits.Protocol = None  # default: the benchmark's
+    classes: int = None  # ntu_format: the class count (default: the benchmark's)
+
+    @property
+    def _protocol(self):
+        return self.protocol or splits.protocol_of(self.benchmark)
 
     @property
     def dataset(self):
-        return splits.BENCHMARKS[self.benchmark][0]
+        return self._protocol.dataset
 
     @property
     def layout(self):
-        return {"channels": 3, "joints": 25, "persons": 2, "channel_names": ["x", "y", "z"]}
+        return {"channels": 3, "joints": 25, "persons": 2, "channel_names": ["x", "y", "z"],
+                "landmarks": preprocess.LANDMARKS["ntu25"]}
 
     @property
     def num_classes(self):
-        return NTU60_LABEL_COUNT if self.dataset == "ntu60" else 120
+        if self.classes:
+            return self.classes
+        return {"ntu60": NTU60_LABEL_COUNT, "ntu120": 120}.get(self.dataset, DATASET_CLASSES.get(self.benchmark))
 
     def items(self):
-        """(items, skips): files of this dataset with their split; unparsable names skipped."""
+        """(items, skips): files of this dataset with their split; unparsable names and
+        NTU-120 files in an NTU-60 build skipped with the reason."""
         _require_dir(self.raw_dir, "--raw_dir")
         items, skips = [], []
         for path in sorted(glob.glob(os.path.join(self.raw_dir, "**", "*.skeleton"), recursive=True)):
@@ -64,17 +75,85 @@ class NTUSource:
             except ValueError as error:
                 skips.append((path, str(error)))
                 continue
-            if splits.in_dataset(self.dataset, meta):
-                items.append(Item(splits.split_of(self.benchmark, meta), name, path))
+            if self.dataset == "ntu60" and not splits.in_dataset("ntu60", meta):
+                skips.append((path, f"setup {meta['setup']} is NTU-120 only (NTU-60 is setups 1-17)"))
+                continue
+            items.append(Item(self._protocol.split_of(meta, self.validation), name, path))
         return items, skips
 
     def read(self, item):
         sample = ntu.read_sample(item.where, self.body_selection)
-        if sample.label >= self.num_classes:
-            raise SampleError(item.where, f"action {sample.label + 1} is not in {self.dataset}")
-        if self.normalize:
-            sample.data = normalize_view(sample.data)
+        if self.num_classes is not None and sample.label >= self.num_classes:
+            raise SampleError(item.where, f"action {sample.label + 1} is not in {self.dataset} "
+                                          f"({self.num_classes} classes)")
         return sample
+
+
+@dataclasses.dataclass(frozen=True)
+class SBUSource:
+    """SBU Kinect Interaction: `raw_dir/<set>/<class>/<take>/skeleton_pos.txt`."""
+
+    raw_dir: str
+    benchmark: str = "sbu_fold1"
+    validation: bool = False
+
+    layout = {"channels": 3, "joints": sbu.NUM_JOINTS, "persons": sbu.PERSONS, "channel_names": ["x", "y", "z"],
+              "joint_names": list(sbu.JOINT_NAMES), "landmarks": preprocess.LANDMARKS["sbu15"]}
+    num_classes = len(sbu.CLASS_NAMES)
+
+    def items(self):
+        _require_dir(self.raw_dir, "--raw_dir")
+        protocol = splits.protocol_of(self.benchmark)
+        items, skips = [], []
+        for path in sorted(glob.glob(os.path.join(self.raw_dir, "**", sbu.FILE_NAME), recursive=True)):
+            name = sbu.sample_name(path)
+            try:
+                meta = sbu.parse_name(name)
+            except ValueError as error:
+                skips.append((path, str(error)))
+                continue
+            if meta["set"] not in splits.SBU_SETS:
+                skips.append((path, f"set {meta['set']} is in no fold of the SBU protocol"))
+                continue
+            items.append(Item(protocol.split_of(meta, self.validation), name, path))
+        if not items and not skips:
+            raise FileNotFoundError(f"no */*/*/{sbu.FILE_NAME} under --raw_dir {self.raw_dir!r}")
+        return items, skips
+
+    def read(self, item):
+        return sbu.read_sample(item.where)
+
+
+@dataclasses.dataclass(frozen=True)
+class NWUCLASource:
+    """NW-UCLA as released with CTR-GCN: `raw_dir/aXX_sYY_eZZ_vWW.json` (searched recursively)."""
+
+    raw_dir: str
+    benchmark: str = "nwucla_xview"
+    validation: bool = False
+
+    layout = {"channels": 3, "joints": nwucla.NUM_JOINTS, "persons": 1, "channel_names": ["x", "y", "z"],
+              "joint_names": list(nwucla.JOINT_NAMES), "landmarks": preprocess.LANDMARKS["kinect20"]}
+    num_classes = len(nwucla.ACTIONS)
+
+    def items(self):
+        _require_dir(self.raw_dir, "--raw_dir")
+        protocol = splits.protocol_of(self.benchmark)
+        items, skips = [], []
+        for path in sorted(glob.glob(os.path.join(self.raw_dir, "**", "*.json"), recursive=True)):
+            name = os.path.basename(path)[: -len(".json")]
+            try:
+                meta = nwucla.parse_name(name)
+            except ValueError as error:
+                skips.append((path, str(error)))
+                continue
+            items.append(Item(protocol.split_of(meta, self.validation), name, path))
+        if not items and not skips:
+            raise FileNotFoundError(f"no aXX_sYY_eZZ_vWW.json files under --raw_dir {self.raw_dir!r}")
+        return items, skips
+
+    def read(self, item):
+        return nwucla.read_sample(item.where)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,8 +61,9 @@ def confusion_png(matrix, cell=None):
     return tf.io.encode_png(image).numpy()
 
 
-def report(names, labels, scores, num_classes, class_names, out_dir):
-    """Writes the evaluation files and returns the metrics dict."""
+def report(names, labels, scores, num_classes, class_names, out_dir, scored=None):
+    """Writes the evaluation files and returns the metrics dict; `scored` (which split and
+    weights) goes into metrics.json beside it."""
     os.makedirs(out_dir, exist_ok=True)
     metrics = {"samples": int(len(labels))}
     for head, probabilities in scores.items():
@@ -72,7 +73,7 @@ def report(names, labels, scores, num_classes, class_names, out_dir):
     matrix = confusion_matrix(labels, predictions, num_classes)
     class_names = list(class_names or [str(i) for i in range(num_classes)])
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+        json.dump({**metrics, **({"scored": scored} if scored else {})}, f, indent=2)
     with open(os.path.join(out_dir, "confusion_matrix.csv"), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["true\\predicted"] + class_names)
@@ -90,9 +91,10 @@ def report(names, labels, scores, num_classes, class_names, out_dir):
     return metrics, matrix
 
 
-def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95, clips=1):
+def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95, clips=1, weights=None):
     """Scores `split`; with clips > 1 the probabilities of `clips` windows spread evenly
-    from the start to the end of each sample's valid frames are averaged."""
+    from the start to the end of each sample's valid frames are averaged. `weights` says
+    which weights the model holds (recorded in metrics.json)."""
     import tensorflow as tf
 
     from data_pipeline import input as data_input
@@ -114,7 +116,8 @@ def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_r
         names = clip_names
         scores = clip_scores if scores is None else {k: scores[k] + v for k, v in clip_scores.items()}
     scores = {head: values / len(positions) for head, values in scores.items()}
-    return report(names, labels, scores, config.num_classes, manifest.get("class_names"), out_dir)
+    return report(names, labels, scores, config.num_classes, manifest.get("class_names"), out_dir,
+                  scored={"split": split, "weights": weights})
 
 
 def format_metrics(metrics):
@@ -139,10 +142,11 @@ def main(argv):
     if not FLAGS.model_dir and not FLAGS.checkpoint:
         raise app.UsageError("give --checkpoint or --model_dir (whose checkpoints/ is used)")
     checkpoint = FLAGS.checkpoint or os.path.join(FLAGS.model_dir, "checkpoints")
-    model = restore_for_inference(config, checkpoint)
+    model, weights = restore_for_inference(config, checkpoint, describe=True)
     out_dir = FLAGS.eval_dir or os.path.join(FLAGS.model_dir or os.path.dirname(checkpoint), f"eval_{FLAGS.eval_split}")
     metrics, _ = evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir, FLAGS.batch_size,
-                          FLAGS.eval_crop_ratio, FLAGS.eval_clips)
+                          FLAGS.eval_crop_ratio, FLAGS.eval_clips, weights=weights)
+    print(f"scored {weights} on split {FLAGS.eval_split!r}:")
     print(format_metrics(metrics))
     print(f"wrote {out_dir}")
 

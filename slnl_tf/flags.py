@@ -94,7 +94,9 @@ def define_training_flags():
                       "if --data_dir is not built yet, write a synthetic NTU-format raw dataset and build it")
     flags.DEFINE_integer("synthetic_clips", 1000, "clips in the generated synthetic dataset", lower_bound=10)
     flags.DEFINE_string("train_split", "train", "split of --data_dir to train on")
-    flags.DEFINE_string("eval_split", "test", "split of --data_dir to validate and evaluate on")
+    flags.DEFINE_string("validation_split", "val", "split of --data_dir validated each epoch and choosing best.keras "
+                                                   "(empty, or absent from the data: no validation; never the test split)")
+    flags.DEFINE_string("eval_split", "test", "split of --data_dir the final evaluation scores (the test split)")
     flags.DEFINE_integer("epochs", 10, "training epochs", lower_bound=1)
     flags.DEFINE_integer("steps_per_epoch", None, "default: training clips / batch size", lower_bound=1)
     flags.DEFINE_integer("batch_size", 64, "global batch size, split across replicas", lower_bound=1)
@@ -134,7 +136,7 @@ def define_training_flags():
 
 
 TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic_clips", "train_split",
-                  "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
+                  "validation_split", "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
                   "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
                   "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "strategy", "training_loop",
                   "mixed_precision", "jit_compile", "skip_absent_persons", "export_dir", "seed", "deterministic")

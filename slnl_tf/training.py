@@ -15,7 +15,6 @@ import math
 import os
 import signal
 import time
-import warnings
 
 import keras
 import numpy as np
@@ -36,7 +35,7 @@ class TrainOptions:
     model_dir: str
     data_dir: str
     train_split: str = "train"
-    eval_split: str = "test"
+    validation_split: str = "val"  # None or absent from the data: no validation, no best.keras
     epochs: int = 10
     steps_per_epoch: int = None
     batch_size: int = 64
@@ -129,9 +128,14 @@ def _for_keras(batch):
     return batch["skeleton"], {name: batch["label"] for name in OUTPUTS}
 
 
-def make_datasets(options, config, strategy, skip_batches=0, distributed_validation=True):
-    """(training, validation) datasets, distributed (validation: unless told not to);
-    training skips `skip_batches` global steps."""
+def validation_split_of(options, manifest):
+    """The split training validates on, or None when the data has none (no best.keras)."""
+    split = options.validation_split
+    return split if split and split in manifest["splits"] else None
+
+
+def make_training_dataset(options, config, strategy, skip_batches=0):
+    """The training stream distributed by `strategy`, past its first `skip_batches` global steps."""
 
     def training(context):
         # Each step takes the global batch's share of this pipeline (all its replicas' batches).
@@ -141,13 +145,17 @@ def make_datasets(options, config, strategy, skip_batches=0, distributed_validat
             rotation_degrees=options.rotation_degrees, scale_range=tuple(options.scale_range) or None,
             skip_samples=skip_batches * options.batch_size // context.num_input_pipelines).map(_for_keras)
 
-    def validation(context=None):
-        return data_input.make_dataset(
-            options.data_dir, options.eval_split, batch_size=options.batch_size, frames=config.frames,
-            training=False, input_context=context, eval_crop_ratio=options.eval_crop_ratio).map(_for_keras)
+    return strategy.distribute_datasets_from_function(training)
 
-    return (strategy.distribute_datasets_from_function(training),
-            strategy.distribute_datasets_from_function(validation) if distributed_validation else validation())
+
+def make_validation_dataset(options, config):
+    """The validation split as a plain dataset (the Validation callback scores it on one
+    device), or None when the data has none."""
+    split = validation_split_of(options, data_input.read_manifest(options.data_dir))
+    if split is None:
+        return None
+    return data_input.make_dataset(options.data_dir, split, batch_size=options.batch_size, frames=config.frames,
+                                   training=False, eval_crop_ratio=options.eval_crop_ratio).map(_for_keras)
 
 
 def current_step(optimizer):
@@ -352,6 +360,66 @@ class FrequencyMaskImages(keras.callbacks.Callback):
         self.writer.flush()
 
 
+def head_statistics(outputs, labels, losses, top_k):
+    """Per-head sums over a batch (loss, top-1 and top-k hits) and the clip count."""
+    stats = {}
+    for name in OUTPUTS:
+        logits = tf.cast(outputs[name], "float32")
+        # Loss.call: per-sample values (Loss.__call__ would also divide by the replica count).
+        stats[f"{name}_loss"] = tf.reduce_sum(losses[name].call(labels, logits))
+        stats[f"{name}_top1"] = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), "float32"))
+        stats[f"{name}_top5"] = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, top_k), "float32"))
+    stats["count"] = tf.cast(tf.shape(labels)[0], "float32")
+    return stats
+
+
+def logs_of(totals, prefix=""):
+    """Keras-named logs (loss, <head>_loss, <head>_top1, <head>_top5) from summed statistics."""
+    count = max(1.0, totals["count"])
+    logs = {f"{prefix}loss": sum(totals[f"{name}_loss"] for name in OUTPUTS) / count}
+    for name in OUTPUTS:
+        for metric in ("loss", "top1", "top5"):
+            logs[f"{prefix}{name}_{metric}"] = totals[f"{name}_{metric}"] / count
+    return logs
+
+
+def add_statistics(totals, stats):
+    for key, value in stats.items():
+        totals[key] = totals.get(key, 0.0) + float(value)
+
+
+class Validation(keras.callbacks.Callback):
+    """At each epoch end, scores the validation set on one device, outside any strategy, and
+    adds `val_*` figures (fit()'s names) to the epoch logs, for the callbacks after it.
+
+    The same under every strategy and loop: each worker scores the whole validation set and
+    logs the same figures, no collective waits on a worker whose shard ran out, and no
+    replica gets an empty share of the last batch (on which oneDNN's convolution returns its
+    input unchanged)."""
+
+    def __init__(self, dataset, losses, jit_compile):
+        super().__init__()
+        self.dataset, self.losses, self.jit_compile = dataset, losses, jit_compile
+        self._step = None
+
+    def evaluate(self):
+        if self._step is None:
+            top_k = min(5, self.model.outputs[0].shape[-1])
+            # Any batch size: the last validation batch is smaller and would trace a second graph.
+            self._step = tf.function(
+                lambda clips, labels: head_statistics(self.model(clips, training=False), labels, self.losses, top_k),
+                jit_compile=self.jit_compile, input_signature=(
+                    tf.TensorSpec((None, *self.model.input_shape[1:]), "float32"), tf.TensorSpec((None,), "int32")))
+        totals = {}
+        for clips, targets in self.dataset:
+            add_statistics(totals, self._step(clips, targets[OUTPUTS[0]]))
+        return logs_of(totals, prefix="val_")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.evaluate())
+
+
 class CustomLoop:
     """`Model.fit` written with `strategy.run`, for MultiWorkerMirroredStrategy, where Keras
     3's fit() fails (keras-team/keras#20585); it runs under any strategy.
@@ -359,41 +427,23 @@ class CustomLoop:
     Each replica's loss is its per-sample losses, summed over the heads, divided by the
     global batch; the optimizer sums the replicas' gradients, so the update is the one of
     the global-batch mean, as in fit(). Losses and top-k counts are summed over all
-    replicas for the logs, which carry fit()'s names. Validation runs on every worker over
-    the whole validation set outside the strategy: every worker logs the same figures, and
-    no collective waits on a worker whose shard ran out. A stop requested on any worker
-    (SIGTERM) goes into the next step's reduction, after which all workers stop.
-    Drives the Keras callbacks as fit() does.
+    replicas for the logs, which carry fit()'s names (validation: the Validation callback).
+    A stop requested on any worker (SIGTERM) goes into the next step's reduction, after
+    which all workers stop. Drives the Keras callbacks as fit() does.
     """
 
     def __init__(self, model, losses, strategy, global_batch, jit_compile, preemption):
         self.model, self.losses, self.strategy, self.preemption = model, losses, strategy, preemption
         preemption.stop_together = True
         self.global_batch = float(global_batch)
-        num_classes = model.outputs[0].shape[-1]
-        self.top_k = min(5, num_classes)
+        self.top_k = min(5, model.outputs[0].shape[-1])
         self._gradients = tf.function(self._gradients_and_statistics, jit_compile=jit_compile)
         self._train_step = tf.function(self._distributed_step)
-        # Any batch size: the last validation batch is smaller and would trace a second graph.
-        self._eval_step = tf.function(self._evaluation_step, jit_compile=jit_compile, input_signature=(
-            tf.TensorSpec((None, *model.input_shape[1:]), "float32"), tf.TensorSpec((None,), "int32")))
-
-    def _statistics(self, outputs, labels):
-        count = tf.cast(tf.shape(labels)[0], "float32")
-        stats = {}
-        for name in OUTPUTS:
-            logits = tf.cast(outputs[name], "float32")
-            # Loss.call: per-sample values (Loss.__call__ would also divide by the replica count).
-            stats[f"{name}_loss"] = tf.reduce_sum(self.losses[name].call(labels, logits))
-            stats[f"{name}_top1"] = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), "float32"))
-            stats[f"{name}_top5"] = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, self.top_k), "float32"))
-        stats["count"] = count
-        return stats
 
     def _gradients_and_statistics(self, clips, labels):
         with tf.GradientTape() as tape:
             outputs = self.model(clips, training=True)
-            stats = self._statistics(outputs, labels)
+            stats = head_statistics(outputs, labels, self.losses, self.top_k)
             loss = tf.add_n([stats[f"{name}_loss"] for name in OUTPUTS]) / self.global_batch
             if self.model.losses:
                 loss += tf.add_n(self.model.losses) / self.strategy.num_replicas_in_sync
@@ -412,31 +462,8 @@ class CustomLoop:
         per_replica = self.strategy.run(self._replica_step, args=(clips, targets[OUTPUTS[0]], stop))
         return {key: self.strategy.reduce("SUM", value, axis=None) for key, value in per_replica.items()}
 
-    def _evaluation_step(self, clips, labels):
-        return self._statistics(self.model(clips, training=False), labels)
-
-    @staticmethod
-    def _logs(totals, prefix=""):
-        count = max(1.0, totals["count"])
-        logs = {f"{prefix}loss": sum(totals[f"{name}_loss"] for name in OUTPUTS) / count}
-        for name in OUTPUTS:
-            for metric in ("loss", "top1", "top5"):
-                logs[f"{prefix}{name}_{metric}"] = totals[f"{name}_{metric}"] / count
-        return logs
-
-    @staticmethod
-    def _add(totals, stats):
-        for key, value in stats.items():
-            totals[key] = totals.get(key, 0.0) + float(value)
-
-    def evaluate(self, dataset):
-        totals = {}
-        for clips, targets in dataset:
-            self._add(totals, self._eval_step(clips, targets[OUTPUTS[0]]))
-        return self._logs(totals, prefix="val_")
-
-    def fit(self, train_data, *, initial_epoch, epochs, steps_per_epoch, validation_data, callbacks, verbose):
-        """Like Model.fit; `validation_data` is a plain (not distributed) dataset."""
+    def fit(self, train_data, *, initial_epoch, epochs, steps_per_epoch, callbacks, verbose):
+        """Like Model.fit without validation_data."""
         history = keras.callbacks.History()
         callbacks = keras.callbacks.CallbackList([*callbacks, history], add_progbar=verbose != 0,
                                                  verbose=verbose, epochs=epochs, steps=steps_per_epoch,
@@ -451,14 +478,13 @@ class CustomLoop:
             for step in range(steps_per_epoch):
                 callbacks.on_train_batch_begin(step)
                 stats = self._train_step(iterator, tf.constant(self.preemption.requested))
-                self._add(totals, stats)
+                add_statistics(totals, stats)
                 if totals.pop("stop") > 0:
                     self.preemption.preempted = True
-                callbacks.on_train_batch_end(step, self._logs(totals))
+                callbacks.on_train_batch_end(step, logs_of(totals))
                 if self.model.stop_training:
                     break
-            logs = self._logs(totals)
-            logs.update(self.evaluate(validation_data))
+            logs = logs_of(totals)
             callbacks.on_epoch_end(epoch, logs)
             if self.model.stop_training:
                 break
@@ -468,6 +494,15 @@ class CustomLoop:
 
 class TrainingDiverged(RuntimeError):
     pass
+
+
+class Preempted(RuntimeError):
+    """Training stopped by SIGTERM before its schedule ended, after a checkpoint was saved;
+    `model` holds the weights of that checkpoint."""
+
+    def __init__(self, message, model):
+        super().__init__(message)
+        self.model = model
 
 
 def build_compiled_model(config, options, steps_per_epoch):
@@ -501,7 +536,8 @@ def compile_model(model, config, optimizer, jit_compile, metrics=None):
 
 
 def train(config, options, log=print, extra_callbacks=()):
-    """Trains (or resumes) and returns (model, history dict, checkpoint directory)."""
+    """Trains (or resumes) and returns (model, history dict, checkpoint directory); raises
+    Preempted after saving a checkpoint when SIGTERM stopped it."""
     manifest = data_input.read_manifest(options.data_dir)
     if options.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(options.mixed_precision)
@@ -522,15 +558,24 @@ def train(config, options, log=print, extra_callbacks=()):
     log(f"{strategy.num_replicas_in_sync} replica(s), global batch {options.batch_size}, {steps_per_epoch} steps "
         f"per epoch, peak learning rate {scaled_learning_rate(options.learning_rate, options.batch_size):.3g}")
 
-    probe_clips = next(iter(data_input.make_dataset(options.data_dir, options.eval_split, batch_size=8,
-                                                    frames=config.frames, training=False)))["skeleton"]
+    validation_split = validation_split_of(options, manifest)
+    log(f"validation: split {validation_split!r} each epoch, best.keras chosen on it" if validation_split else
+        f"validation: none (the data has no split {options.validation_split!r}); best.keras is not written")
+    # The frequency-mask images show clips the model does not fit: validation's, else training's.
+    probe_clips = next(iter(data_input.make_dataset(options.data_dir, validation_split or options.train_split,
+                                                    batch_size=8, frames=config.frames, training=False)))["skeleton"]
     saver = PreemptionCheckpoint(store if chief else None, optimizer)
     nan_guard = StopOnNaN()
-    callbacks = [*extra_callbacks, Throughput(options.batch_size), nan_guard, saver]
+    validation_data = make_validation_dataset(options, config)
+    # First: the callbacks after it see the validation figures in the epoch logs.
+    callbacks = [] if validation_data is None else [Validation(validation_data, build_losses(config),
+                                                               options.jit_compile)]
+    callbacks += [*extra_callbacks, Throughput(options.batch_size), nan_guard, saver]
+    if chief and validation_split:
+        callbacks.append(keras.callbacks.ModelCheckpoint(os.path.join(options.model_dir, "best.keras"),
+                                                         monitor="val_concat_top1", mode="max", save_best_only=True))
     if chief:
         callbacks += [
-            keras.callbacks.ModelCheckpoint(os.path.join(options.model_dir, "best.keras"), monitor="val_concat_top1",
-                                            mode="max", save_best_only=True),
             keras.callbacks.TensorBoard(os.path.join(options.model_dir, "logs"), update_freq="epoch"),
             FrequencyMaskImages(os.path.join(options.model_dir, "logs", "frequency_attention"), probe_clips),
             keras.callbacks.CSVLogger(os.path.join(options.model_dir, "history.csv"), append=True),
@@ -543,39 +588,36 @@ def train(config, options, log=print, extra_callbacks=()):
         epoch, into_epoch = divmod(done, steps_per_epoch)
         if epoch >= options.epochs:
             break
-        train_data, validation_data = make_datasets(options, config, strategy, skip_batches=done,
-                                                    distributed_validation=loop is None)
+        train_data = make_training_dataset(options, config, strategy, skip_batches=done)
         # A run stopped mid-epoch finishes that epoch's remaining steps first.
         schedule = dict(initial_epoch=epoch, epochs=epoch + 1 if into_epoch else options.epochs,
-                        steps_per_epoch=steps_per_epoch - into_epoch, validation_data=validation_data,
-                        callbacks=callbacks, verbose=options.verbose)
-        if loop is not None:
-            result = loop.fit(train_data, **schedule)
-        else:
-            with warnings.catch_warnings():
-                # Keras says "input ran out of data" when the (finite) validation set ends.
-                warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
-                result = model.fit(train_data, shuffle=False, **schedule)
+                        steps_per_epoch=steps_per_epoch - into_epoch, callbacks=callbacks, verbose=options.verbose)
+        result = (loop.fit(train_data, **schedule) if loop is not None
+                  else model.fit(train_data, shuffle=False, **schedule))
         for key, values in result.history.items():
             history.setdefault(key, []).extend(values)
     if nan_guard.bad_step is not None:
         raise TrainingDiverged(
             f"the loss became NaN or inf at step {nan_guard.bad_step}; lower --learning_rate (now "
             f"{options.learning_rate}) or use --mixed_precision=none. The last good checkpoint is in {checkpoint_dir}")
-    if saver.preempted:
-        log(f"preempted at step {current_step(optimizer)}: " + (
-            "checkpoint saved; rerun the same command to resume" if chief else "the chief saved the checkpoint"))
     if chief:
         with open(os.path.join(options.model_dir, "history.json"), "w") as f:
             json.dump({k: [float(v) for v in values] for k, values in history.items()}, f, indent=1)
+    if saver.preempted:
+        raise Preempted(f"preempted (SIGTERM) at step {current_step(optimizer)} of "
+                        f"{options.epochs * steps_per_epoch}: " + (
+                            f"checkpoint saved in {checkpoint_dir}; rerun the same command to resume" if chief
+                            else "the chief saved the checkpoint"), model)
     return model, history, checkpoint_dir
 
 
-def restore_for_inference(config, checkpoint_path):
+def restore_for_inference(config, checkpoint_path, describe=False):
     """A model with trained weights from a checkpoint directory (its newest checkpoint),
-    a `.weights.h5` file, or a saved `.keras` model."""
+    a `.weights.h5` file, or a saved `.keras` model; with `describe`, (model, the file it
+    loaded)."""
     if checkpoint_path.endswith(".keras"):
-        return keras.saving.load_model(checkpoint_path, compile=False)
+        model = keras.saving.load_model(checkpoint_path, compile=False)
+        return (model, checkpoint_path) if describe else model
     if os.path.isdir(checkpoint_path):
         latest = CheckpointStore(checkpoint_path, None).latest()
         if latest is None:
@@ -586,4 +628,4 @@ def restore_for_inference(config, checkpoint_path):
     check_model_config(os.path.dirname(checkpoint_path), config)
     model = build_model(config)
     load_checkpoint_weights(model, checkpoint_path)
-    return model
+    return (model, checkpoint_path) if describe else model

@@ -48,14 +48,15 @@ def test_ntu_build_counts_skips_and_values(tmp_path):
     manifest = build.build(sources.NTUSource(str(tmp_path / "raw"), "ntu60_xsub"), str(out),
                            ignore={"S001C001P004R002A004"}, files_per_shard=3, workers=1, progress=False,
                            log=lines.append)
-    # 15 files: the NTU-120 one is not listed; 13 NTU-60 files and 1 unparsable name are read.
-    assert manifest["read"] == 14 and manifest["written"] == 8 and manifest["skipped"] == 6
+    # 15 files: 13 NTU-60 files, 1 NTU-120 file and 1 unparsable name are read.
+    assert manifest["read"] == 15 and manifest["written"] == 8 and manifest["skipped"] == 7
     # Good clips by performer: 1, 1, 2, 3, 3, 4, 6, 8; training performers 1, 2, 4, 8.
     assert manifest["splits"]["train"]["written"] == 5 and manifest["splits"]["test"]["written"] == 3
     assert sum(manifest["splits"]["train"]["class_counts"].values()) == 5
-    assert lines[-1].startswith("read 14 = written 8 + skipped 6")
+    assert lines[-1].startswith("read 15 = written 8 + skipped 7")
     skipped = (out / "skipped.txt").read_text()
-    for reason in ("truncated", "zero frames", "non-finite", "no skeleton", "ignore list", "not an NTU sample name"):
+    for reason in ("truncated", "zero frames", "non-finite", "no skeleton", "ignore list", "not an NTU sample name",
+                   "setup 18 is NTU-120 only"):
         assert reason in skipped
     assert json.loads((out / "manifest.json").read_text())["written"] == 8
     written = {**_read_records(out, "train"), **_read_records(out, "test")}
@@ -170,7 +171,8 @@ def test_cli_end_to_end_with_the_real_raw_files_and_ignore_list(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"read {len(raw_files)} = written {len(raw_files)} + skipped 0" in result.stdout
     manifest = json.loads((tmp_path / "ntu60_xview" / "manifest.json").read_text())
-    assert manifest["options"]["normalize"] and manifest["written"] == len(raw_files)
+    assert manifest["preprocessing"]["align_view"] and manifest["preprocessing"]["center"] == "every_frame"
+    assert manifest["written"] == len(raw_files)
     assert len(manifest["class_names"]) == 60 and manifest["class_names"][0] == "drink water"
 
 

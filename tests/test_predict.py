@@ -60,8 +60,8 @@ def _files(tmp_path):
     bad["joints18.npy"] = "18 joints, but the model takes 25"
     (tmp_path / "empty.skeleton").write_text("0\r\n")
     bad["empty.skeleton"] = "zero frames"
-    (tmp_path / "notes.txt").write_text("x")
-    bad["notes.txt"] = "unknown clip kind"
+    (tmp_path / "notes.md").write_text("x")
+    bad["notes.md"] = "unknown clip kind"
     bad["missing.skeleton"] = "no such file"
     return good, {tmp_path / name: problem for name, problem in bad.items()}
 

@@ -76,7 +76,7 @@ def test_generated_grid_has_the_datasets_size(generated):
 @pytest.mark.parametrize("benchmark", sorted(PUBLISHED))
 def test_split_counts_match_the_published_numbers(generated, benchmark):
     names, missing = generated
-    dataset = splits.BENCHMARKS[benchmark][0]
+    dataset = splits.BENCHMARKS[benchmark].dataset
     counts = {"train": 0, "test": 0}
     for name in names:
         meta = ntu.parse_name(name)
