@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from shared_data import real_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -283,3 +285,39 @@ def test_a_saved_run_renders_again_with_its_goals(tmp_path):
     result = subprocess.run([sys.executable, "bench/run.py", f"--from_json={broken}"], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode != 0 and f"--from_json: cannot read {broken}" in result.stderr
+
+
+def test_accuracy_row_states_mean_spread_heads_and_time():
+    import accuracy
+
+    def run(fused, seconds):
+        return {"test_top1": {"position": 0.5, "velocity": 0.6, "concat": 0.7, "fused": fused},
+                "seconds": seconds, "train_concat_top1": 0.99}
+
+    summaries = {"slnl": accuracy.summarize([run(0.9, 60), run(1.0, 180)]),
+                 "baseline": accuracy.summarize([run(0.8, 60)])}
+    assert summaries["slnl"]["fused"] == {"mean": 0.95, "min": 0.9, "max": 1.0}
+    assert summaries["slnl"]["minutes"] == {"mean": 2.0, "max": 3.0}
+    row = accuracy.table_row("sbu", summaries, 2, 200)
+    assert row.startswith("| sbu | 5-fold cross-validation, 2 runs, 200 epochs, `configs/sbu.flags` |")
+    assert "**95.0 (90.0-100.0)** (p 50.0, v 60.0, c 70.0); 2 min a run" in row
+    assert "**80.0 (80.0-80.0)**" in row and row.endswith("| HCN 98.6, VA-LSTM 97.2, ST-LSTM 93.3 |")
+
+
+def test_accuracy_reuses_a_finished_run_only_for_the_same_command(tmp_path, monkeypatch):
+    import accuracy
+
+    stored = {"test_top1": {"position": 0.5, "velocity": 0.6, "concat": 0.7, "fused": 0.8}, "seconds": 60}
+    model_dir = tmp_path / "slnl-sbu_fold1-seed0"
+    model_dir.mkdir()
+    command = ["train_main.py", "--flagfile=configs/sbu.flags", "--data_dir=d", f"--model_dir={model_dir}", "--seed=0"]
+    (model_dir / "accuracy-run.json").write_text(json.dumps({"command": command, "run": stored}))
+    started = []
+    monkeypatch.setattr(accuracy.subprocess, "run", lambda *args, **kwargs: started.append(args) or
+                        subprocess.CompletedProcess(args, 1, "", "stopped by the test"))
+    assert accuracy.train_once("sbu", "d", str(model_dir), 0, [], log=lambda line: None) == stored
+    assert not started
+    # Another seed is another command: it trains (here the stand-in fails, as a broken run would).
+    with pytest.raises(SystemExit, match="training failed"):
+        accuracy.train_once("sbu", "d", str(model_dir), 1, [], log=lambda line: None)
+    assert len(started) == 1

@@ -364,7 +364,7 @@ def test_multi_worker_trains_in_step_and_resumes_after_one_worker_is_stopped(rec
     assert json.loads((tmp_path / "straight" / "history.json").read_text())["loss"]
 
     outputs = _run_two_workers(records, tmp_path / "resumed", "1:1")
-    assert all("preempted at step 2" in output for output in outputs)
+    assert all("preempted (SIGTERM) at step 2 of 3" in output for output in outputs)
     assert training.CheckpointStore(str(tmp_path / "resumed" / "checkpoints"), None).latest().endswith(
         "ckpt-000000002.weights.h5")
     outputs = _run_two_workers(records, tmp_path / "resumed")

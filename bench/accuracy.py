@@ -1,0 +1,177 @@
+"""Accuracy on real datasets: one command reruns a row of README's results table and prints it.
+
+    python bench/accuracy.py --recipe=sbu                    # 5 folds, SLnL-rFA and the HCN-like baseline
+    python bench/accuracy.py --recipe=cwbg --seeds=0,1,2 --models=slnl
+    python bench/accuracy.py --recipe=nwucla --raw_dir=/data/NW-UCLA/all_sqe
+    python bench/accuracy.py --recipe=sbu --folds=1 --epochs=20   # a shortened look at one fold
+
+For each benchmark of the recipe (SBU: its five folds; CWBG, NW-UCLA: one split, run once
+per seed) the dataset is built from --raw_dir with the dataset's default preprocessing
+(skipped when already built), then `train_main.py --flagfile=configs/<recipe>.flags` trains
+SLnL-rFA and, with the same recipe, the HCN-like baseline (`--m1=0 --m2=6 --attention=none
+--loss=ce`), one run at a time, each in its own process on all cores. A run's test figures
+are those train_main prints: the final weights (end of the schedule) on the test split,
+never a checkpoint chosen on it. Printed: per run, the test top-1 of each head and fused,
+the training top-1 of the concat head in the last epoch, and the wall time; per model, the
+mean and spread (min-max) over the runs, as one markdown table row. The figures go to
+`--out` (JSON; default bench/accuracy-<recipe>.json). A run that finished with the same command
+in the same --work_dir is reused, so adding seeds or rerunning after an interruption only
+trains what is missing.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
+BASELINE_FLAGS = ("--m1=0", "--m2=6", "--attention=none", "--loss=ce")
+HEADS = ("position", "velocity", "concat", "fused")
+RECIPES = {
+    # name: (build flags, benchmarks, default raw dir, protocol, published)
+    "sbu": (("--dataset=sbu",), [f"sbu_fold{k}" for k in range(1, 6)], os.path.join(SHARED_DATA, "sbu"),
+            "5-fold cross-validation", "HCN 98.6, VA-LSTM 97.2, ST-LSTM 93.3"),
+    "cwbg": (("--dataset=ntu_format",), ["cwbg_xsub"], os.path.join(SHARED_DATA, "cwbg"),
+             "cross-subject (P001-P021 train, P022-P030 test)", "none published"),
+    "nwucla": (("--dataset=nwucla",), ["nwucla_xview"], None, "cross-view (views 1, 2 train; view 3 tests)",
+               "HBRNN 78.5, AGC-LSTM 93.3, CTR-GCN 96.5"),
+}
+
+
+def build_data(recipe, benchmark, raw_dir, data_root, log=print):
+    """Builds `benchmark` under data_root (once) and returns its records directory."""
+    out = os.path.join(data_root, benchmark)
+    if os.path.exists(os.path.join(out, "manifest.json")):
+        return out
+    command = [sys.executable, "-m", "data_pipeline.build", *RECIPES[recipe][0], f"--benchmark={benchmark}",
+               f"--raw_dir={raw_dir}", f"--out_dir={data_root}"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"building {benchmark} failed:\n{result.stderr[-3000:]}")
+    log(result.stdout.strip().splitlines()[-1])
+    return out
+
+
+def train_once(recipe, data_dir, model_dir, seed, extra_flags, log=print):
+    """Runs train_main once; returns its test metrics, last-epoch training top-1 and seconds."""
+    command = [sys.executable, "train_main.py", f"--flagfile=configs/{recipe}.flags", f"--data_dir={data_dir}",
+               f"--model_dir={model_dir}", f"--seed={seed}", *extra_flags]
+    record = os.path.join(model_dir, "accuracy-run.json")
+    if os.path.exists(record):
+        with open(record) as f:
+            finished = json.load(f)
+        if finished["command"] == command[1:]:
+            log(f"reusing the finished run in {model_dir}")
+            return finished["run"]
+    # Otherwise a fresh run: train_main would resume (and finish at once) from what is there.
+    shutil.rmtree(model_dir, ignore_errors=True)
+    started = time.time()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.time() - started
+    if result.returncode != 0:
+        raise SystemExit(f"training failed ({' '.join(command)}):\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    with open(os.path.join(model_dir, "eval_test", "metrics.json")) as f:
+        metrics = json.load(f)
+    with open(os.path.join(model_dir, "history.json")) as f:
+        history = json.load(f)
+    run = {"test_top1": {head: metrics[f"{head}_top1"] for head in HEADS}, "samples": metrics["samples"],
+           "scored": metrics.get("scored"), "train_concat_top1": history["concat_top1"][-1],
+           "epochs": len(history["concat_top1"]), "seconds": round(seconds, 1)}
+    with open(record, "w") as f:
+        json.dump({"command": command[1:], "run": run}, f, indent=1)
+    return run
+
+
+def summarize(runs):
+    """Mean and (min, max) per head over runs."""
+    summary = {}
+    for head in HEADS:
+        values = [run["test_top1"][head] for run in runs]
+        summary[head] = {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
+    seconds = [run["seconds"] for run in runs]
+    summary["minutes"] = {"mean": sum(seconds) / len(seconds) / 60, "max": max(seconds) / 60}
+    summary["train_concat_top1"] = min(run["train_concat_top1"] for run in runs)
+    return summary
+
+
+def _figure(stats):
+    return f"{100 * stats['mean']:.1f} ({100 * stats['min']:.1f}-{100 * stats['max']:.1f})"
+
+
+def table_row(recipe, summaries, runs_per_model, epochs):
+    """The README table's row for a recipe: dataset | protocol | SLnL-rFA | baseline | published."""
+    _, _, _, protocol, published = RECIPES[recipe]
+    cells = []
+    for model in ("slnl", "baseline"):
+        if model not in summaries:
+            cells.append("not run")
+            continue
+        s = summaries[model]
+        heads = ", ".join(f"{head[0]} {100 * s[head]['mean']:.1f}" for head in HEADS[:3])
+        cells.append(f"**{_figure(s['fused'])}** ({heads}); {s['minutes']['mean']:.0f} min a run")
+    runs = f"{runs_per_model} run" + ("s" if runs_per_model != 1 else "")
+    return (f"| {recipe} | {protocol}, {runs}, {epochs} epochs, `configs/{recipe}.flags` | "
+            f"{cells[0]} | {cells[1]} | {published} |")
+
+
+def main(argv):
+    from absl import app, flags
+
+    FLAGS = flags.FLAGS
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    build_flags, benchmarks, default_raw, _, _ = RECIPES[FLAGS.recipe]
+    raw_dir = FLAGS.raw_dir or default_raw
+    if raw_dir is None or not os.path.exists(raw_dir):
+        raise app.UsageError(f"--raw_dir is needed for {FLAGS.recipe} (the dataset's files; {raw_dir!r} not found)")
+    if FLAGS.folds:
+        chosen = [int(k) for k in FLAGS.folds]
+        if FLAGS.recipe != "sbu" or not set(chosen) <= set(range(1, 6)):
+            raise app.UsageError("--folds is for --recipe=sbu: numbers 1-5")
+        benchmarks = [f"sbu_fold{k}" for k in chosen]
+    seeds = [int(s) for s in FLAGS.seeds] if FLAGS.seeds else [0]
+    work = FLAGS.work_dir or os.path.join(ROOT, "runs", "accuracy", FLAGS.recipe)
+    extra = [f"--epochs={FLAGS.epochs}"] if FLAGS.epochs else []
+    results = {"recipe": FLAGS.recipe, "runs": {}, "summary": {}}
+    for model in FLAGS.models:
+        model_flags = list(BASELINE_FLAGS) if model == "baseline" else []
+        runs = []
+        for benchmark in benchmarks:
+            data_dir = build_data(FLAGS.recipe, benchmark, raw_dir, os.path.join(work, "data"))
+            for seed in seeds:
+                model_dir = os.path.join(work, f"{model}-{benchmark}-seed{seed}")
+                run = train_once(FLAGS.recipe, data_dir, model_dir, seed, model_flags + extra)
+                run.update(benchmark=benchmark, seed=seed)
+                runs.append(run)
+                print(f"{model} {benchmark} seed {seed}: test top-1 " + ", ".join(
+                    f"{head} {100 * run['test_top1'][head]:.1f}" for head in HEADS) +
+                    f" ({run['samples']} clips); training concat top-1 {100 * run['train_concat_top1']:.1f} "
+                    f"after {run['epochs']} epochs; {run['seconds'] / 60:.1f} min", flush=True)
+        results["runs"][model] = runs
+        results["summary"][model] = summarize(runs)
+    epochs = results["runs"][FLAGS.models[0]][0]["epochs"]
+    row = table_row(FLAGS.recipe, results["summary"], len(benchmarks) * len(seeds), epochs)
+    results["row"] = row
+    print(row)
+    out = FLAGS.out or os.path.join(ROOT, "bench", f"accuracy-{FLAGS.recipe}.json")
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from absl import app, flags
+
+    flags.DEFINE_enum("recipe", None, sorted(RECIPES), "which dataset's recipe (configs/<recipe>.flags)")
+    flags.DEFINE_string("raw_dir", None, "the dataset's files (default: ../shared/data/<dataset> for sbu, cwbg)")
+    flags.DEFINE_list("models", ["slnl", "baseline"], "slnl (the recipe as it is) and/or baseline (HCN-like)")
+    flags.DEFINE_list("folds", [], "sbu: folds to run (default: all five)")
+    flags.DEFINE_list("seeds", [], "seeds per benchmark (default: 0)")
+    flags.DEFINE_integer("epochs", None, "override the recipe's epochs (a shortened look; not a table figure)")
+    flags.DEFINE_string("work_dir", None, "records and runs go here (default: runs/accuracy/<recipe>)")
+    flags.DEFINE_string("out", None, "JSON of the figures (default: bench/accuracy-<recipe>.json)")
+    flags.mark_flag_as_required("recipe")
+    app.run(main)
