@@ -16,14 +16,18 @@
 Records go to `<out_dir>/<name>/{split}-NNNNN-of-NNNNN.tfrecord` (name: the benchmark or
 the dataset) with `manifest.json` beside them. Work is spread over `--workers` processes
 one shard at a time; each shard is written to a temporary file and renamed when complete,
-with a `.json` receipt of what it read, wrote and skipped, so a rerun skips finished shards.
+with a `.json` receipt of what it read, wrote and skipped and what it was built from, so a
+rerun keeps the finished shards whose inputs and options are unchanged and rewrites the
+rest; files of an earlier build that this one does not write are removed.
 Every skipped sample is listed in `skipped.txt` with its reason, and the final line
 reconciles read = written + skipped.
 """
 import collections
+import hashlib
 import json
 import multiprocessing
 import os
+import re
 import sys
 import time
 
@@ -42,9 +46,10 @@ def write_shard(task):
     """Reads a shard's items and writes them; returns the receipt (also saved beside it)."""
     import tensorflow as tf
 
-    path, source, items, ignore, storage_dtype, preprocessing = task
+    path, source, items, ignore, storage_dtype, preprocessing, origin = task
     started = time.perf_counter()  # after the TensorFlow import, which a fresh worker pays once
-    receipt = {"shard": os.path.basename(path), "read": 0, "written": 0, "skipped": [], "class_counts": {}}
+    receipt = {"shard": os.path.basename(path), "read": 0, "written": 0, "skipped": [], "class_counts": {},
+               "origin": origin}
     temporary = f"{path}.tmp-{os.getpid()}"
     with tf.io.TFRecordWriter(temporary) as writer:
         for item in items:
@@ -54,7 +59,7 @@ def write_shard(task):
                 continue
             try:
                 sample = source.read(item)
-                if preprocessing is not None:
+                if not preprocessing.is_identity:
                     sample.data = preprocessing.apply(sample.data)
                 writer.write(records.serialize(sample, storage_dtype))
             except (SampleError, ValueError) as error:
@@ -68,6 +73,54 @@ def write_shard(task):
     with open(f"{path}.json", "w") as f:
         json.dump(receipt, f)
     return receipt
+
+
+SHARD_FILE = re.compile(r"^.+-\d{5}-of-\d{5}\.tfrecord(\.json|\.tmp-\d+)?$")
+
+
+def _file_state(where):
+    """(size, mtime_ns) of the file an item is read from (`where` may be `path[index]`)."""
+    for path in (where, where.rsplit("[", 1)[0]):
+        if os.path.isfile(path):
+            state = os.stat(path)
+            return [state.st_size, state.st_mtime_ns]
+    return None
+
+
+def shard_origin(chunk, ignore, settings):
+    """What a shard is built from: the settings shared by the whole build (project version,
+    storage dtype, preprocessing, options, layout) and a digest of its items (split, name,
+    where, label, ignored or not, and each input file's size and modification time)."""
+    inputs = [[item.split, item.name, item.where, item.index, item.label, item.name in ignore,
+               _file_state(item.where)] for item in chunk]
+    digest = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
+    return {**settings, "inputs": digest}
+
+
+def _changes(old, new):
+    """Which parts of a shard's origin differ, for the log."""
+    if not isinstance(old, dict):
+        return "written by a converter that did not record its origin"
+    return "another " + ", ".join(key if key != "inputs" else "input (files, names, labels or splits)"
+                                  for key in new if old.get(key) != new[key])
+
+
+def _where(item):
+    return f"{item.where}[{item.index}]" if item.index >= 0 and not item.where.endswith("]") else item.where
+
+
+def unique_names(items):
+    """(items, skips): one item per sample name, the first by where it is read from; every
+    further one is skipped naming the first (the same clip in two folders or listed twice)."""
+    first, skips = {}, []
+    for item in sorted(items, key=lambda item: (item.where, item.index)):
+        if item.name in first:
+            skips.append((_where(item), f"sample name {item.name} again (first at {_where(first[item.name])}); "
+                                        "one record per name"))
+        else:
+            first[item.name] = item
+    kept = set(map(id, first.values()))
+    return [item for item in items if id(item) in kept], skips
 
 
 def plan_shards(items, out_dir, files_per_shard):
@@ -96,17 +149,44 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
     if storage_dtype not in records.STORAGE_DTYPES:
         raise ValueError(f"storage_dtype must be one of {records.STORAGE_DTYPES}, got {storage_dtype!r}")
     items, listing_skips = source.items()
+    items, duplicates = unique_names(items)
+    listing_skips = [*listing_skips, *duplicates]
     os.makedirs(out_dir, exist_ok=True)
     plan = plan_shards(items, out_dir, files_per_shard)
-    receipts, tasks = {}, []
+    options = {**(options or {}), "files_per_shard": files_per_shard}
+    preprocessing = preprocessing or Preprocessing()
+    settings = {"project_version": __version__, "storage_dtype": storage_dtype,
+                "preprocessing": preprocessing.to_dict(), "options": options, "layout": source.layout}
+    receipts, tasks, rebuilt = {}, [], collections.Counter()
     for split, path, chunk in plan:
+        origin = shard_origin(chunk, ignore, settings)
+        receipt = None
         if os.path.exists(path) and os.path.exists(f"{path}.json"):
             with open(f"{path}.json") as f:
-                receipts[path] = json.load(f)
-        else:
-            tasks.append((path, source, chunk, frozenset(ignore), storage_dtype, preprocessing))
+                receipt = json.load(f)
+        if receipt is not None and receipt.get("origin") == origin:
+            receipts[path] = receipt
+            continue
+        if receipt is not None:
+            rebuilt[_changes(receipt.get("origin"), origin)] += 1
+        tasks.append((path, source, chunk, frozenset(ignore), storage_dtype, preprocessing, origin))
+    planned = {os.path.basename(path) for _, path, _ in plan}
+    stale = sorted(name for name in os.listdir(out_dir) if SHARD_FILE.match(name)
+                   and (".tmp-" in name or name.removesuffix(".json") not in planned))
+    if tasks or stale:
+        # No manifest while shards change: a build stopped half-way is not taken for a dataset.
+        if os.path.exists(os.path.join(out_dir, "manifest.json")):
+            os.remove(os.path.join(out_dir, "manifest.json"))
+    for name in stale:
+        os.remove(os.path.join(out_dir, name))
+    if stale:
+        log(f"removed {len(stale)} files of an earlier build that this one does not write (other shards, "
+            f"partial writes)")
+    for why, count in sorted(rebuilt.items()):
+        log(f"rebuilding {count} finished shard(s): {why}")
     if receipts:
-        log(f"resuming: {len(receipts)} of {len(plan)} shards already finished, skipped")
+        log(f"resuming: {len(receipts)} of {len(plan)} shards already finished with the same inputs and "
+            "options, kept")
     started = time.time()
     bar = tqdm(total=sum(len(t[2]) for t in tasks), unit="clip", disable=not progress, file=sys.stderr)
     if workers > 1 and len(tasks) > 1:
@@ -142,11 +222,11 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
         "project_version": __version__,
         "format": "slnl_tf tf.train.Example v1 (data_pipeline/records.py)",
         "storage_dtype": storage_dtype,
-        "layout": (preprocessing or Preprocessing()).output_layout(source.layout),
+        "layout": preprocessing.output_layout(source.layout),
         "num_classes": source.num_classes,
         "class_names": class_names,
-        "options": {**(options or {}), "files_per_shard": files_per_shard},
-        "preprocessing": (preprocessing or Preprocessing()).to_dict(),
+        "options": options,
+        "preprocessing": preprocessing.to_dict(),
         "splits": split_summaries,
         "read": read,
         "written": written,

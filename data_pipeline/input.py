@@ -19,11 +19,24 @@ def read_manifest(records_dir):
         return json.load(f)
 
 
+def listed_shards(records_dir, manifest, split):
+    """The split's shards as the manifest lists them (not a glob: files of another build
+    in the folder are not read), each checked to exist."""
+    if split not in manifest["splits"] or not manifest["splits"][split]["shards"]:
+        raise FileNotFoundError(f"no split {split!r} in {records_dir!r} (splits: {sorted(manifest['splits'])})")
+    files = [os.path.join(records_dir, name) for name in manifest["splits"][split]["shards"]]
+    missing = [path for path in files if not tf.io.gfile.exists(path)]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} shard(s) listed in {os.path.join(records_dir, 'manifest.json')} "
+                                f"are missing, e.g. {missing[0]}; rebuild with `python -m data_pipeline.build`")
+    return files
+
+
 def make_dataset(records_dir, split, *, batch_size, frames, training, input_context=None, seed=None,
                  crop_ratio=(0.5, 1.0), eval_crop_ratio=0.95, eval_window_position=0.5, rotation_degrees=0.0,
                  scale_range=None, shuffle_buffer=2048, keep_names=False, skip_samples=0):
     """Batches of `{"skeleton": (B, C, frames, V, M) float32, "label": (B,) int32}` (plus
-    `name` when keep_names) from `<records_dir>/<split>-*.tfrecord`.
+    `name` when keep_names) from the split's shards that `<records_dir>/manifest.json` lists.
 
     training: shards in random order and interleaved, samples shuffled (within windows of
     shuffle_buffer records) before batching, repeated forever (one reproducible stream for
@@ -37,9 +50,7 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
     share.
     """
     manifest = read_manifest(records_dir)
-    files = sorted(tf.io.gfile.glob(os.path.join(records_dir, f"{split}-*.tfrecord")))
-    if not files:
-        raise FileNotFoundError(f"no {split}-*.tfrecord in {records_dir!r} (splits: {sorted(manifest['splits'])})")
+    files = listed_shards(records_dir, manifest, split)
     storage_dtype = manifest["storage_dtype"]
     coordinate_channels = 2 if manifest["layout"].get("channel_names", [""])[-1] == "score" else 3
     pipelines, pipeline_id = (1, 0) if input_context is None else (

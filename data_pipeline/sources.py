@@ -5,6 +5,7 @@ into a Sample (raising SampleError for bad input). Sources are plain picklable o
 that worker processes can read items in parallel.
 """
 import dataclasses
+import fnmatch
 import functools
 import glob
 import json
@@ -24,6 +25,27 @@ class Item:
     where: str  # a file path, or "path[index]" for array sources
     index: int = -1
     label: int = -1
+
+
+def find_files(raw_dir, pattern):
+    """(paths, skips): the files under raw_dir (searched recursively, each directory once even
+    when links lead to it again, so a link loop is not followed) whose name matches the
+    fnmatch `pattern`; one that is not a regular file (a FIFO, a device) is skipped with the reason."""
+    paths, skips, seen = [], [], set()
+    for directory, subdirectories, names in os.walk(raw_dir, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:
+            subdirectories[:] = []
+            continue
+        seen.add(real)
+        for name in names:
+            if fnmatch.fnmatch(name, pattern):
+                path = os.path.join(directory, name)
+                if os.path.isfile(path):
+                    paths.append(path)
+                else:
+                    skips.append((path, "not a regular file (a FIFO, device or broken link)"))
+    return sorted(paths), sorted(skips)
 
 
 def _require_dir(path, what):
@@ -67,8 +89,9 @@ class NTUSource:
         """(items, skips): files of this dataset with their split; unparsable names and
         NTU-120 files in an NTU-60 build skipped with the reason."""
         _require_dir(self.raw_dir, "--raw_dir")
-        items, skips = [], []
-        for path in sorted(glob.glob(os.path.join(self.raw_dir, "**", "*.skeleton"), recursive=True)):
+        items = []
+        paths, skips = find_files(self.raw_dir, "*.skeleton")
+        for path in paths:
             name = os.path.basename(path)[: -len(".skeleton")]
             try:
                 meta = ntu.parse_name(name)
@@ -104,8 +127,9 @@ class SBUSource:
     def items(self):
         _require_dir(self.raw_dir, "--raw_dir")
         protocol = splits.protocol_of(self.benchmark)
-        items, skips = [], []
-        for path in sorted(glob.glob(os.path.join(self.raw_dir, "**", sbu.FILE_NAME), recursive=True)):
+        items = []
+        paths, skips = find_files(self.raw_dir, sbu.FILE_NAME)
+        for path in paths:
             name = sbu.sample_name(path)
             try:
                 meta = sbu.parse_name(name)
@@ -139,8 +163,9 @@ class NWUCLASource:
     def items(self):
         _require_dir(self.raw_dir, "--raw_dir")
         protocol = splits.protocol_of(self.benchmark)
-        items, skips = [], []
-        for path in sorted(glob.glob(os.path.join(self.raw_dir, "**", "*.json"), recursive=True)):
+        items = []
+        paths, skips = find_files(self.raw_dir, "*.json")
+        for path in paths:
             name = os.path.basename(path)[: -len(".json")]
             try:
                 meta = nwucla.parse_name(name)

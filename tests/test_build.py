@@ -85,9 +85,103 @@ def test_rerun_resumes_and_parallel_equals_serial(tmp_path):
     lines = []
     again = build.build(source, str(parallel), files_per_shard=2, workers=1, progress=False, log=lines.append)
     shards = len(list(parallel.glob("*.tfrecord")))
-    assert lines[0] == f"resuming: {shards - 1} of {shards} shards already finished, skipped"
+    assert lines[0] == f"resuming: {shards - 1} of {shards} shards already finished with the same inputs and options, kept"
     assert "(1 shards written" in lines[-1]
     assert again["splits"] == first["splits"]
+
+
+def _build_ntu(raw, out, lines, **options):
+    options.setdefault("files_per_shard", 2)
+    return build.build(sources.NTUSource(str(raw), "ntu60_xview"), str(out), workers=1, progress=False,
+                       log=lines.append, **options)
+
+
+def _records_read_by_training(out, split):
+    """Clip names as the training input reads them (the shards the manifest lists)."""
+    from data_pipeline import input as data_input
+
+    batches = data_input.make_dataset(str(out), split, batch_size=1, frames=4, training=False, keep_names=True)
+    return sorted(name.decode() for batch in batches for name in batch["name"].numpy())
+
+
+def test_a_rebuild_with_other_options_rewrites_what_they_change(tmp_path):
+    from data_pipeline.preprocess import Preprocessing
+
+    _write_ntu_dir(tmp_path / "raw", np.random.default_rng(2))
+    out, lines = tmp_path / "out", []
+    first = _build_ntu(tmp_path / "raw", out, lines)
+    names = _records_read_by_training(out, "train")
+    shards = len(list(out.glob("*.tfrecord")))
+
+    # Another storage dtype: every shard rewritten, and the records read back in it.
+    lines.clear()
+    _build_ntu(tmp_path / "raw", out, lines, storage_dtype="float32")
+    assert f"rebuilding {shards} finished shard(s): another storage_dtype" in lines
+    assert "(0 shards written" not in lines[-1] and _records_read_by_training(out, "train") == names
+
+    # Other preprocessing: the records change with the manifest.
+    lines.clear()
+    centred = Preprocessing(center="first_frame")
+    _build_ntu(tmp_path / "raw", out, lines, storage_dtype="float32", preprocessing=centred)
+    assert any(line.startswith("rebuilding") and "preprocessing" in line for line in lines)
+    first_frame_centre = [p["skeleton"].numpy()[:, 0, 0, 0] for p in _read_records(out, "train", "float32").values()]
+    np.testing.assert_allclose(first_frame_centre, 0, atol=1e-6)
+
+    # Nothing changed: everything kept.
+    lines.clear()
+    _build_ntu(tmp_path / "raw", out, lines, storage_dtype="float32", preprocessing=centred)
+    assert f"resuming: {shards} of {shards} shards already finished with the same inputs and options, kept" in lines
+
+    # Another shard size: the old shards go, and every clip is read once.
+    lines.clear()
+    again = _build_ntu(tmp_path / "raw", out, lines, files_per_shard=5)
+    assert any(line.startswith("removed ") for line in lines)
+    assert sorted(p.name for p in out.glob("*.tfrecord")) == sorted(
+        name for split in again["splits"].values() for name in split["shards"])
+    assert _records_read_by_training(out, "train") == names
+    assert again["splits"]["train"]["written"] == first["splits"]["train"]["written"]
+    # A shard file the manifest does not list (copied in by hand) is not read.
+    listed = out / again["splits"]["train"]["shards"][0]
+    (out / "train-00000-of-00009.tfrecord").write_bytes(listed.read_bytes())
+    assert _records_read_by_training(out, "train") == names
+
+
+def test_a_rebuild_after_the_raw_files_changed_rewrites_their_shards(tmp_path):
+    rng = np.random.default_rng(3)
+    good = _write_ntu_dir(tmp_path / "raw", rng)
+    out, lines = tmp_path / "out", []
+    _build_ntu(tmp_path / "raw", out, lines)
+    changed = tmp_path / "raw" / f"{good[0]}.skeleton"
+    ntu.write_skeleton_file(changed, [[("1", np.full((25, 3), 7.0))]] * 5)
+    os.utime(changed, ns=(os.stat(changed).st_atime_ns, os.stat(changed).st_mtime_ns + 10**9))
+    lines.clear()
+    _build_ntu(tmp_path / "raw", out, lines)
+    assert "rebuilding 1 finished shard(s): another input (files, names, labels or splits)" in lines
+    split = "train" if good[0] in _records_read_by_training(out, "train") else "test"
+    np.testing.assert_allclose(_read_records(out, split)[good[0]]["skeleton"].numpy()[:, :5, :, 0], 7.0)
+
+    # Another dataset into the same folder: nothing of the first stays readable.
+    other = tmp_path / "other"
+    other.mkdir()
+    name = "S001C002P001R001A009"  # camera 2: a training clip in ntu60_xview
+    ntu.write_skeleton_file(other / f"{name}.skeleton", [[("1", np.ones((25, 3)))]] * 4)
+    manifest = _build_ntu(other, out, lines)
+    assert manifest["written"] == 1 and _records_read_by_training(out, "train") == [name]
+    assert len(list(out.glob("*.tfrecord"))) == 1
+
+
+def test_a_build_stopped_half_way_leaves_no_manifest(tmp_path, monkeypatch):
+    _write_ntu_dir(tmp_path / "raw", np.random.default_rng(4))
+    out = tmp_path / "out"
+    _build_ntu(tmp_path / "raw", out, [])
+    monkeypatch.setattr(build, "write_shard", lambda task: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        _build_ntu(tmp_path / "raw", out, [], storage_dtype="float32")
+    assert not (out / "manifest.json").exists()
+    from data_pipeline import input as data_input
+
+    with pytest.raises(FileNotFoundError, match="not a built dataset"):
+        data_input.make_dataset(str(out), "train", batch_size=1, frames=4, training=False)
 
 
 def _linked_real_files(pattern, directory):
@@ -155,6 +249,35 @@ def test_custom_schema_build(tmp_path):
     assert "is not (C=2, T, V=17, M)" in skipped and "cannot load" in skipped and "out of range" in skipped
     b = _read_records(tmp_path / "out", "test")["b"]["skeleton"].numpy()
     assert b.shape == (2, 5, 17, 2) and not b[..., 1].any()
+
+
+def test_link_loops_are_not_followed_and_each_sample_name_is_written_once(tmp_path):
+    raw = tmp_path / "raw"
+    good = _write_ntu_dir(raw / "part1", np.random.default_rng(5))
+    (raw / "part1" / "loop").symlink_to(raw, target_is_directory=True)  # raw/part1/loop/part1/loop/...
+    (raw / "part2").mkdir()
+    (raw / "part2" / f"{good[0]}.skeleton").write_bytes((raw / "part1" / f"{good[0]}.skeleton").read_bytes())
+    os.mkfifo(raw / "part2" / "S001C001P001R003A001.skeleton")  # would hang a reader
+    out, lines = tmp_path / "out", []
+    manifest = _build_ntu(raw, out, lines)
+    # part1's 15 files (9 good without an ignore list), the copy in part2 and the FIFO: each read once.
+    assert manifest["read"] == 17 and manifest["written"] == 9, lines
+    skipped = (out / "skipped.txt").read_text()
+    assert f"sample name {good[0]} again (first at {raw / 'part1' / good[0]}.skeleton)" in skipped
+    assert "S001C001P001R003A001.skeleton\tnot a regular file" in skipped
+    assert "/loop/" not in skipped
+
+
+def test_a_sample_listed_twice_in_samples_csv_is_written_once(tmp_path):
+    raw = tmp_path / "mine"
+    (raw / "clips").mkdir(parents=True)
+    (raw / "layout.json").write_text(json.dumps({"joints": 5, "channels": 3, "class_names": ["wave", "kick"]}))
+    np.save(raw / "clips" / "a.npy", np.ones((3, 4, 5, 1)))
+    (raw / "samples.csv").write_text("name,label,split\na,0,train\na,1,test\n")
+    manifest = build.build(sources.CustomSource(str(raw)), str(tmp_path / "out"), progress=False,
+                           log=lambda _: None)
+    assert (manifest["read"], manifest["written"], manifest["skipped"]) == (2, 1, 1)
+    assert "sample name a again" in (tmp_path / "out" / "skipped.txt").read_text()
 
 
 def _cli(*args):
