@@ -3,6 +3,7 @@ import pickle
 
 import numpy as np
 
+from data_pipeline import preprocess
 from data_pipeline.sample import Sample, SampleError, check_finite
 
 
@@ -80,7 +81,8 @@ def read_pyskl(path, num_classes=None):
             keypoint = np.asarray(annotation["keypoint"], np.float32)
             if keypoint.ndim != 4:
                 raise SampleError(where, f"keypoint must be (M, T, V, C), got shape {keypoint.shape}")
-            if "keypoint_score" in annotation:
+            scored = "keypoint_score" in annotation
+            if scored:
                 keypoint = np.concatenate(
                     [keypoint[..., :2], np.asarray(annotation["keypoint_score"], np.float32)[..., None]], axis=-1)
             data = np.ascontiguousarray(keypoint.transpose(3, 1, 2, 0))
@@ -90,7 +92,8 @@ def read_pyskl(path, num_classes=None):
             label = int(annotation["label"])
             if label < 0 or (num_classes is not None and label >= num_classes):
                 raise SampleError(where, f"label {label} out of range [0, {num_classes})")
-            yield name, Sample(data, label, name, {}), splits_of.get(name, [])
+            channel_names = preprocess.default_channel_names(data.shape[0], score=scored)
+            yield name, Sample(data, label, name, {"channel_names": channel_names}), splits_of.get(name, [])
         except KeyError as error:
             yield name, SampleError(where, f"missing key {error}"), splits_of.get(name, [])
         except SampleError as error:

@@ -31,7 +31,7 @@ import re
 import sys
 import time
 
-from data_pipeline import records, sources, splits
+from data_pipeline import preprocess, records, sources, splits
 from data_pipeline.preprocess import Preprocessing
 from data_pipeline.sample import SampleError
 
@@ -94,7 +94,7 @@ def shard_origin(chunk, ignore, settings):
     inputs = [[item.split, item.name, item.where, item.index, item.label, item.name in ignore,
                _file_state(item.where)] for item in chunk]
     digest = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
-    return {**settings, "inputs": digest}
+    return json.loads(json.dumps({**settings, "inputs": digest}))  # as the receipt will hold it
 
 
 def _changes(old, new):
@@ -279,11 +279,9 @@ def choose_preprocessing(dataset, layout, center="auto", scale="auto", align_vie
     center_joint = landmarks.get("center", 0) if center_joint is None else center_joint
     if not 0 <= center_joint < layout["joints"]:
         raise ValueError(f"--center_joint={center_joint} is not one of the {layout['joints']} joints (0-based)")
-    names = layout.get("channel_names") or []
-    coordinate_channels = 2 if names and names[-1] == "score" else min(3, layout["channels"])
     return Preprocessing(center=chosen["center"], center_joint=center_joint, align_view=chosen["align_view"],
                          scale=chosen["scale"], landmarks=tuple(landmarks.items()),
-                         coordinate_channels=coordinate_channels,
+                         coordinate_channels=preprocess.coordinate_channels(layout),
                          merge_persons=chosen["merge_persons"] and layout["persons"] > 1)
 
 
@@ -362,7 +360,11 @@ def make_source(FLAGS):
     elif dataset == "kinetics":
         source, name = sources.KineticsSource(FLAGS.raw_dir, label_names), "kinetics"
     elif dataset == "npy":
-        source = sources.NpySource(FLAGS.raw_dir, FLAGS.num_classes, FLAGS.joints, FLAGS.channels)
+        if FLAGS.channel_names and len(FLAGS.channel_names) != FLAGS.channels:
+            raise app.UsageError(f"--channel_names names {len(FLAGS.channel_names)} channels, --channels is "
+                                 f"{FLAGS.channels}")
+        source = sources.NpySource(FLAGS.raw_dir, FLAGS.num_classes, FLAGS.joints, FLAGS.channels,
+                                   tuple(FLAGS.channel_names))
         name = "npy"
     elif dataset == "pyskl":
         source = sources.PysklSource(FLAGS.raw_dir, FLAGS.pyskl_split_prefix, FLAGS.num_classes)
@@ -445,6 +447,8 @@ def define_flags():
     flags.DEFINE_string("pyskl_split_prefix", "xsub", "pyskl: use the pickle's splits starting with this")
     flags.DEFINE_integer("joints", 25, "npy: joints per skeleton", lower_bound=1)
     flags.DEFINE_integer("channels", 3, "npy: values per joint", lower_bound=1)
+    flags.DEFINE_list("channel_names", [], "npy: what each value is (default x,y,z; x,y,score for ST-GCN's "
+                                           "Kinetics arrays, so that augmentation leaves the score alone)")
     flags.DEFINE_enum("storage_dtype", "float16", records.STORAGE_DTYPES, "skeleton storage in the records")
     flags.DEFINE_integer("files_per_shard", 1000, "samples per TFRecord shard", lower_bound=1)
     flags.DEFINE_integer("workers", 2, "parallel worker processes", lower_bound=1)

@@ -2,17 +2,21 @@
 
     my_data/
       layout.json     {"joints": 17, "channels": 3, "class_names": ["wave", "kick", ...],
-                       "joint_names": [...]}            (joint_names optional)
-      samples.csv     name,label,split   (header line; label: 0-based int; split: any word,
-                                          e.g. train / test)
+                       "joint_names": [...], "channel_names": ["x", "y", "z"]}
+                      (joint_names optional; channel_names default x, y(, z): name a
+                       confidence "score" so augmentation leaves it alone)
+      samples.csv     name,label,split   (header line; name: a plain file name; label: 0-based
+                                          int; split: a word, e.g. train / test)
       clips/<name>.npy  float array (C, T, V, M), or (C, T, V) for one person
 """
 import csv
 import json
 import os
+import re
 
 import numpy as np
 
+from data_pipeline.preprocess import default_channel_names
 from data_pipeline.sample import Sample, SampleError, check_finite
 
 
@@ -26,26 +30,54 @@ def read_layout(root):
         raise SampleError(path, f"cannot read: {error.strerror}")
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise SampleError(path, f"needs integer 'joints', 'channels' and a 'class_names' list: {error!r}")
-    return {**layout, "joints": joints, "channels": channels, "class_names": class_names}
+    names = layout.get("channel_names") or default_channel_names(channels)
+    if not isinstance(names, list) or len(names) != channels:
+        raise SampleError(path, f"channel_names must list {channels} names (e.g. x, y, score), got {names!r}")
+    return {**layout, "joints": joints, "channels": channels, "class_names": class_names, "channel_names": names}
+
+
+SPLIT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+def _row_problem(row):
+    """Why a samples.csv row cannot be used, or None."""
+    missing = [column for column in ("name", "label", "split") if row[column] is None]
+    if missing:
+        return f"no {', '.join(missing)} (a row needs name,label,split)"
+    name, label, split = row["name"].strip(), row["label"].strip(), row["split"].strip()
+    if not name or name in (".", "..") or "/" in name or "\\" in name or os.path.isabs(name):
+        return f"name {name!r} is not a plain file name (clips/<name>.npy; no '/', '\\' or '..')"
+    try:
+        int(label)
+    except ValueError:
+        return f"label must be an integer, got {label!r}"
+    if not SPLIT_NAME.match(split):
+        return f"split {split!r} must be a word of letters, digits, '_' or '-' (e.g. train, test)"
+    return None
 
 
 def read_index(root):
-    """[(name, label, split)] from samples.csv; bad rows raise SampleError naming the line."""
+    """(rows, skips): [(name, label, split)] from samples.csv, and [(path:line, why)] for the
+    rows that cannot be used (too few fields, a name that is not a plain file name, a label
+    that is not an integer, a split that is not a word); a bad header raises SampleError."""
     path = os.path.join(root, "samples.csv")
-    rows = []
+    rows, skips = [], []
     try:
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or not {"name", "label", "split"} <= set(reader.fieldnames):
                 raise SampleError(path, "header must have the columns name,label,split")
             for line, row in enumerate(reader, start=2):
-                try:
+                problem = _row_problem(row)
+                if problem:
+                    skips.append((f"{path}:{line}", problem))
+                else:
                     rows.append((row["name"].strip(), int(row["label"]), row["split"].strip()))
-                except (ValueError, AttributeError):
-                    raise SampleError(f"{path}:{line}", f"label must be an integer, got {row['label']!r}")
     except OSError as error:
         raise SampleError(path, f"cannot read: {error.strerror}")
-    return rows
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise SampleError(path, f"not a readable CSV file: {error}")
+    return rows, skips
 
 
 def read_sample(root, name, label, layout, max_persons=2):

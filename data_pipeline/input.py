@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from data_pipeline import ops, records
+from data_pipeline import ops, preprocess, records
 
 
 def read_manifest(records_dir):
@@ -52,7 +52,10 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
     manifest = read_manifest(records_dir)
     files = listed_shards(records_dir, manifest, split)
     storage_dtype = manifest["storage_dtype"]
-    coordinate_channels = 2 if manifest["layout"].get("channel_names", [""])[-1] == "score" else 3
+    coordinate_channels = preprocess.coordinate_channels(manifest["layout"])
+    if rotation_degrees and coordinate_channels < 2:
+        raise ValueError(f"rotation needs x, y (and z) channels; {records_dir!r} has channels "
+                         f"{manifest['layout'].get('channel_names')}: train with --rotation_degrees=0")
     pipelines, pipeline_id = (1, 0) if input_context is None else (
         input_context.num_input_pipelines, input_context.input_pipeline_id)
     per_replica_batch = batch_size if input_context is None else input_context.get_per_replica_batch_size(batch_size)

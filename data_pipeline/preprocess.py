@@ -28,6 +28,7 @@ import dataclasses
 
 import numpy as np
 
+COORDINATES = ("x", "y", "z")
 CENTERS = ("none", "first_frame", "every_frame")
 SCALES = ("none", "torso", "extent")
 # Landmark joints (0-based) of the layouts the readers know: the centre joint, and the
@@ -143,6 +144,23 @@ class Preprocessing:
         if self.scale == "torso":
             return _torso_length(coordinates, present, roles)
         return _half_extent(coordinates, present)
+
+
+def default_channel_names(channels, score=False):
+    """x, y(, z), or x, y, score for 2-D keypoints with a confidence, then feature3, ..."""
+    names = ["x", "y", "score"] if score else list(COORDINATES)
+    return (names + [f"feature{index}" for index in range(3, channels)])[:channels]
+
+
+def coordinate_channels(layout):
+    """How many leading channels of a layout are coordinates (x, y, z in that order): the
+    ones centring, scaling, rotation and scale augmentation move; a score or other feature
+    is left as it is."""
+    names = layout.get("channel_names") or default_channel_names(layout["channels"])
+    count = 0
+    while count < min(3, len(names)) and names[count] == COORDINATES[count]:
+        count += 1
+    return count
 
 
 def _first_present_frame(present, joints, person=0):

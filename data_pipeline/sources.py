@@ -236,10 +236,12 @@ class NpySource:
     num_classes: int = 60
     joints: int = 25
     channels: int = 3
+    channel_names: tuple = ()  # default: x, y(, z)
 
     @property
     def layout(self):
-        return {"channels": self.channels, "joints": self.joints, "persons": 2}
+        return {"channels": self.channels, "joints": self.joints, "persons": 2,
+                "channel_names": list(self.channel_names) or preprocess.default_channel_names(self.channels)}
 
     def items(self):
         _require_dir(self.raw_dir, "--raw_dir")
@@ -281,6 +283,7 @@ class CustomSource:
     def layout(self):
         layout = self._layout
         return {"channels": layout["channels"], "joints": layout["joints"], "persons": 2,
+                "channel_names": layout["channel_names"],
                 **({"joint_names": layout["joint_names"]} if "joint_names" in layout else {})}
 
     @property
@@ -290,8 +293,9 @@ class CustomSource:
     def items(self):
         _require_dir(self.raw_dir, "--raw_dir")
         self._layout  # fail early on a bad layout.json
+        rows, skips = custom.read_index(self.raw_dir)
         return [Item(split, name, os.path.join(self.raw_dir, "clips", f"{name}.npy"), label=label)
-                for name, label, split in custom.read_index(self.raw_dir)], []
+                for name, label, split in rows], skips
 
     def read(self, item):
         return custom.read_sample(self.raw_dir, item.name, item.label, self._layout)
@@ -314,7 +318,8 @@ class PysklSource:
     def layout(self):
         for _, entry, _ in self._annotations():
             if not isinstance(entry, SampleError):
-                return {"channels": entry.data.shape[0], "joints": entry.data.shape[2], "persons": 2}
+                return {"channels": entry.data.shape[0], "joints": entry.data.shape[2], "persons": 2,
+                        "channel_names": entry.metadata["channel_names"]}
         return {}
 
     def _annotations(self):

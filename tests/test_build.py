@@ -280,6 +280,26 @@ def test_a_sample_listed_twice_in_samples_csv_is_written_once(tmp_path):
     assert "sample name a again" in (tmp_path / "out" / "skipped.txt").read_text()
 
 
+def test_bad_samples_csv_rows_are_skipped_naming_the_line_and_nothing_leaves_the_folders(tmp_path):
+    raw = tmp_path / "data" / "mine"
+    (raw / "clips").mkdir(parents=True)
+    (raw / "layout.json").write_text(json.dumps({"joints": 5, "channels": 3, "class_names": ["wave", "kick"]}))
+    np.save(raw / "clips" / "a.npy", np.ones((3, 4, 5, 1)))
+    np.save(tmp_path / "data" / "x.npy", np.ones((3, 4, 5, 1)))  # outside raw_dir
+    (raw / "samples.csv").write_text("name,label,split\na,0,train\n../x,0,train\n" + f"{tmp_path}/data/x,0,train\n"
+                                     "a2,0,../../../escaped\nb,1\nc\nd,one,train\n")
+    out = tmp_path / "records" / "out"
+    manifest = build.build(sources.CustomSource(str(raw)), str(out), progress=False, log=lambda _: None)
+    assert (manifest["read"], manifest["written"], manifest["skipped"]) == (7, 1, 6)
+    skipped = (out / "skipped.txt").read_text()
+    csv_path = raw / "samples.csv"
+    for line, why in [(3, "name '../x' is not a plain file name"), (4, f"name '{tmp_path}/data/x' is not a plain file name"),
+                      (5, "split '../../../escaped' must be a word"), (6, "no split"), (7, "no label, split"),
+                      (8, "label must be an integer, got 'one'")]:
+        assert f"{csv_path}:{line}\t{why}" in skipped
+    assert sorted(p.name for p in tmp_path.rglob("*.tfrecord")) == ["train-00000-of-00001.tfrecord"]
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "data_pipeline.build", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -104,3 +106,45 @@ def test_skipping_samples_resumes_the_training_stream_exactly(records_dir):
     straight, resumed = stream(0), stream(3 * 4)
     for a, b in zip(straight[3:], resumed):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("channel_names", [None, ["x", "y"], ["x", "y", "score"], ["x", "y", "z"]])
+def test_augmentation_moves_only_the_coordinate_channels_of_own_data(tmp_path, channel_names):
+    # Every joint at x=1, y=0 (z=0 or a score of 0.5): a rotation keeps x^2 + y^2 = 1 and the
+    # score; scaling is off so the radius is exact.
+    channels = len(channel_names) if channel_names else 2
+    raw = tmp_path / "mine"
+    (raw / "clips").mkdir(parents=True)
+    layout = {"joints": 4, "channels": channels, "class_names": ["a"]}
+    if channel_names:
+        layout["channel_names"] = channel_names
+    (raw / "layout.json").write_text(json.dumps(layout))
+    clip = np.zeros((channels, 12, 4, 1), np.float32)
+    clip[0] = 1.0
+    if channel_names == ["x", "y", "score"]:
+        clip[2] = 0.5
+    np.save(raw / "clips" / "a.npy", clip)
+    (raw / "samples.csv").write_text("name,label,split\na,0,train\n")
+    build.build(sources.CustomSource(str(raw)), str(tmp_path / "r"), progress=False, log=lambda _: None)
+    batch = next(iter(data_input.make_dataset(str(tmp_path / "r"), "train", batch_size=1, frames=12, training=True,
+                                              seed=3, rotation_degrees=40.0, crop_ratio=(1.0, 1.0))))
+    skeleton = batch["skeleton"].numpy()[0, ..., 0]  # (C, T, V)
+    x, y = skeleton[0], skeleton[1]
+    np.testing.assert_allclose(x**2 + y**2 + (skeleton[2] ** 2 if channel_names == ["x", "y", "z"] else 0), 1.0,
+                               rtol=2e-3)
+    assert not np.allclose(x, 1.0)  # it did rotate
+    if channel_names == ["x", "y", "score"]:
+        np.testing.assert_allclose(skeleton[2], 0.5, rtol=1e-3)
+
+
+def test_rotation_of_data_without_two_coordinates_is_refused(tmp_path):
+    raw = tmp_path / "mine"
+    (raw / "clips").mkdir(parents=True)
+    (raw / "layout.json").write_text(json.dumps({"joints": 4, "channels": 2, "class_names": ["a"],
+                                                 "channel_names": ["angle", "speed"]}))
+    np.save(raw / "clips" / "a.npy", np.ones((2, 6, 4, 1), np.float32))
+    (raw / "samples.csv").write_text("name,label,split\na,0,train\n")
+    build.build(sources.CustomSource(str(raw)), str(tmp_path / "r"), progress=False, log=lambda _: None)
+    with pytest.raises(ValueError, match="--rotation_degrees=0"):
+        data_input.make_dataset(str(tmp_path / "r"), "train", batch_size=1, frames=6, training=True,
+                                rotation_degrees=10.0)
