@@ -13,14 +13,39 @@ def valid_frames(data):
     return int(nonzero[-1]) + 1 if nonzero.size else 0
 
 
+# What the ST-GCN / 2s-AGCN label files and PYSKL annotations hold besides lists, dicts,
+# strings and numbers (which pickle stores without naming a class): numpy arrays and scalars.
+PICKLE_CLASSES = {
+    (module, name) for package in ("numpy.core", "numpy._core")
+    for module, name in ((f"{package}.multiarray", "_reconstruct"), (f"{package}.multiarray", "scalar"),
+                         (f"{package}.numeric", "_frombuffer"))
+} | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """Loads only data: a class outside PICKLE_CLASSES (os.system, eval, ...) is refused, so a
+    crafted file cannot run code while it is read."""
+
+    def find_class(self, module, name):
+        if (module, name) in PICKLE_CLASSES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}: only lists, dicts, strings, numbers and "
+                                     "numpy arrays are read from a .pkl")
+
+
+def load_pickle(path):
+    """The data in a .pkl file, through the restricted unpickler."""
+    with open(path, "rb") as f:
+        return _DataUnpickler(f).load()
+
+
 def read_name_label_pkl(path):
     """The 2s-AGCN / ST-GCN label file: a pickled (sample_names, labels) pair."""
     try:
-        with open(path, "rb") as f:
-            names, labels = pickle.load(f)[:2]
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
-        raise SampleError(path, f"not a pickled (names, labels) pair: {error}")
-    return [str(n).split(".")[0] for n in names], [int(label) for label in labels]
+        names, labels = load_pickle(path)[:2]
+        return [str(n).split(".")[0] for n in names], [int(label) for label in labels]
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError) as error:
+        raise SampleError(path, f"not a pickled (names, integer labels) pair: {error}")
 
 
 def load_npy(npy_path):
@@ -65,8 +90,7 @@ def read_pyskl(path, num_classes=None):
     "label", "keypoint" (M, T, V, C), optional "keypoint_score" (M, T, V)}]}`. With scores,
     the channels are (x, y, score)."""
     try:
-        with open(path, "rb") as f:
-            content = pickle.load(f)
+        content = load_pickle(path)
         annotations = content["annotations"]
     except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as error:
         raise SampleError(path, f"not a PYSKL annotation pickle: {error!r}")

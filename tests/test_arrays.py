@@ -78,3 +78,48 @@ def test_pyskl_pickle(tmp_path):
     np.testing.assert_array_equal(first.data[2], annotations[0]["keypoint_score"].transpose(1, 2, 0))
     np.testing.assert_array_equal(second.data, annotations[1]["keypoint"].transpose(3, 1, 2, 0))
     assert isinstance(third, SampleError) and "missing key 'label'" in str(third)
+    assert first.metadata["channel_names"] == ["x", "y", "score"] and second.metadata["channel_names"] == ["x", "y", "z"]
+
+
+class _RunsCode:
+    """Unpickling this calls os.system: what a crafted .pkl would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("kind", ["labels", "pyskl"])
+def test_a_pickle_that_would_run_code_is_refused_naming_the_file(tmp_path, kind):
+    marker = tmp_path / "ran"
+    payload = ([_RunsCode(marker)], [0]) if kind == "labels" else {"annotations": [_RunsCode(marker)]}
+    path = tmp_path / "crafted.pkl"
+    path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(SampleError, match=f"{path}.*refused to load posix.system"):
+        if kind == "labels":
+            arrays.read_name_label_pkl(path)
+        else:
+            list(arrays.read_pyskl(path))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_the_restricted_unpickler_reads_what_the_formats_hold(tmp_path, protocol):
+    content = {"names": ["a", "b"], "labels": [np.int64(1), 2], "arrays": [np.ones((2, 3), np.float16)],
+               "nested": {"score": np.float32(0.5), "text": np.array(["x", "y"])}}
+    (tmp_path / "ok.pkl").write_bytes(pickle.dumps(content, protocol=protocol))
+    loaded = arrays.load_pickle(tmp_path / "ok.pkl")
+    assert loaded["names"] == ["a", "b"] and loaded["labels"] == [1, 2] and loaded["nested"]["score"] == 0.5
+    np.testing.assert_array_equal(loaded["arrays"][0], content["arrays"][0])
+    np.testing.assert_array_equal(loaded["nested"]["text"], ["x", "y"])
+
+
+def test_a_label_file_with_a_text_label_names_the_file(tmp_path):
+    path = tmp_path / "val_label.pkl"
+    path.write_bytes(pickle.dumps((["a", "b"], [0, "walk"])))
+    with pytest.raises(SampleError, match=f"{path}.*integer labels"):
+        arrays.read_name_label_pkl(path)
