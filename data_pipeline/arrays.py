@@ -99,6 +99,9 @@ def read_pyskl(path, num_classes=None):
         for name in names:
             splits_of.setdefault(name, []).append(split)
     for index, annotation in enumerate(annotations):
+        if not isinstance(annotation, dict):
+            yield str(index), SampleError(f"{path}[{index}]", "an annotation must be a dict"), []
+            continue
         name = str(annotation.get("frame_dir", index))
         where = f"{path}[{index}] ({name})"
         try:
@@ -107,8 +110,11 @@ def read_pyskl(path, num_classes=None):
                 raise SampleError(where, f"keypoint must be (M, T, V, C), got shape {keypoint.shape}")
             scored = "keypoint_score" in annotation
             if scored:
-                keypoint = np.concatenate(
-                    [keypoint[..., :2], np.asarray(annotation["keypoint_score"], np.float32)[..., None]], axis=-1)
+                score = np.asarray(annotation["keypoint_score"], np.float32)
+                if score.shape != keypoint.shape[:3]:
+                    raise SampleError(where, f"keypoint_score shape {score.shape} is not keypoint's (M, T, V) "
+                                             f"{keypoint.shape[:3]}")
+                keypoint = np.concatenate([keypoint[..., :2], score[..., None]], axis=-1)
             data = np.ascontiguousarray(keypoint.transpose(3, 1, 2, 0))
             check_finite(where, data)
             if data.shape[1] == 0:
@@ -120,5 +126,8 @@ def read_pyskl(path, num_classes=None):
             yield name, Sample(data, label, name, {"channel_names": channel_names}), splits_of.get(name, [])
         except KeyError as error:
             yield name, SampleError(where, f"missing key {error}"), splits_of.get(name, [])
+        except (TypeError, ValueError) as error:
+            yield name, SampleError(where, f"keypoint, keypoint_score and label must be numeric: {error}"), \
+                splits_of.get(name, [])
         except SampleError as error:
             yield name, error, splits_of.get(name, [])

@@ -63,7 +63,8 @@ def write_shard(task):
                     sample.data = preprocessing.apply(sample.data)
                 writer.write(records.serialize(sample, storage_dtype))
             except (SampleError, ValueError) as error:
-                receipt["skipped"].append([item.where, getattr(error, "problem", str(error))])
+                # A SampleError names the clip (an array file's index and name, not only the file).
+                receipt["skipped"].append([getattr(error, "path", item.where), getattr(error, "problem", str(error))])
                 continue
             receipt["written"] += 1
             label = str(sample.label)

@@ -16,12 +16,29 @@ from data_pipeline.sample import Sample, SampleError, check_finite
 
 NUM_JOINTS = 18
 PERSONS_READ = 5  # ST-GCN reads up to 5 persons per frame before ranking
+# Kinetics clips are 300 frames; this bound (5.5 minutes at 30 fps) keeps one bad index
+# from becoming a record of gigabytes.
+MAX_FRAME_INDEX = 10_000
 
 
 def read_label_names(path):
     """Class names, one per line, in label-index order (e.g. Kinetics' label_name.txt)."""
     with open(path) as f:
         return [line.strip() for line in f if line.strip()]
+
+
+def read_label_file(path):
+    """ST-GCN's `kinetics_{split}_label.json`: {clip name: {"label_index", "has_skeleton", ...}}."""
+    try:
+        with open(path) as f:
+            info = json.load(f)
+    except OSError as error:
+        raise SampleError(path, f"cannot read: {error.strerror}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SampleError(path, f"unreadable JSON: {error}")
+    if not isinstance(info, dict):
+        raise SampleError(path, f"a label file maps clip names to entries; this holds a {type(info).__name__}")
+    return info
 
 
 def _label(path, clip, label_names):
@@ -64,6 +81,8 @@ def read_sample(path, label_names=None, max_persons=2, label=None, labelled=True
                        None if label is not None else label_names)
     if labelled and label is not None and label_names is not None and label >= len(label_names):
         raise SampleError(path, f"label {label} out of range [0, {len(label_names)})")
+    if not isinstance(frames, list) or not all(isinstance(frame, dict) for frame in frames):
+        raise SampleError(path, "'data' must be a list of frame objects")
     try:
         indices = [int(frame["frame_index"]) for frame in frames]
     except (KeyError, TypeError, ValueError):
@@ -73,10 +92,15 @@ def read_sample(path, label_names=None, max_persons=2, label=None, labelled=True
     num_frames = max(indices, default=0)
     if num_frames <= 0:
         raise SampleError(path, "zero frames")
+    if num_frames > MAX_FRAME_INDEX:
+        raise SampleError(path, f"frame_index {num_frames} is beyond {MAX_FRAME_INDEX} (Kinetics clips have 300 "
+                                "frames): not read")
     data = np.zeros((3, num_frames, NUM_JOINTS, PERSONS_READ), np.float32)
-    for frame in frames:
-        t = int(frame["frame_index"]) - 1
-        for m, person in enumerate(frame.get("skeleton", [])[:PERSONS_READ]):
+    for frame, t in zip(frames, np.asarray(indices) - 1):
+        persons = frame.get("skeleton") or []  # null or absent: nobody in this frame
+        if not isinstance(persons, list):
+            raise SampleError(path, f"frame {t + 1}: 'skeleton' must be a list of persons")
+        for m, person in enumerate(persons[:PERSONS_READ]):
             try:
                 pose = np.asarray(person["pose"], np.float32)
                 score = np.asarray(person["score"], np.float32)

@@ -8,7 +8,6 @@ import dataclasses
 import fnmatch
 import functools
 import glob
-import json
 import os
 
 from data_pipeline import arrays, custom, kinetics, ntu, nwucla, preprocess, sbu, splits
@@ -204,17 +203,18 @@ class KineticsSource:
             folder = os.path.basename(os.path.dirname(directory))
             split = folder.replace("kinetics_", "")
             label_file = os.path.join(self.raw_dir, f"{folder}_label.json")
-            info = {}
-            if os.path.exists(label_file):
-                with open(label_file) as f:
-                    info = json.load(f)
+            info = kinetics.read_label_file(label_file) if os.path.exists(label_file) else {}
             for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
                 name = os.path.basename(path)[:-5]
                 entry = info.get(name, {})
+                label = entry.get("label_index", -1) if isinstance(entry, dict) else None
+                if not isinstance(label, int) or isinstance(label, bool):
+                    skips.append((path, f"entry {entry!r} in {label_file} has no integer label_index"))
+                    continue
                 if entry.get("has_skeleton", True) is False:
                     skips.append((path, "has_skeleton is false in the label file"))
                     continue
-                items.append(Item(split, name, path, label=int(entry.get("label_index", -1))))
+                items.append(Item(split, name, path, label=label))
         if not items and not skips:
             raise FileNotFoundError(f"no */*.json clips under --raw_dir {self.raw_dir!r}")
         return items, skips

@@ -123,3 +123,21 @@ def test_a_label_file_with_a_text_label_names_the_file(tmp_path):
     path.write_bytes(pickle.dumps((["a", "b"], [0, "walk"])))
     with pytest.raises(SampleError, match=f"{path}.*integer labels"):
         arrays.read_name_label_pkl(path)
+
+
+def test_bad_pyskl_annotations_are_each_named_and_the_rest_read(tmp_path):
+    good = {"frame_dir": "ok", "label": 1, "keypoint": np.ones((1, 4, 17, 2), np.float32)}
+    annotations = [
+        {**good, "frame_dir": "short_score", "keypoint_score": np.ones((1, 4, 5), np.float32)},
+        {**good, "frame_dir": "text_label", "label": "walk"},
+        "not an annotation",
+        good,
+    ]
+    path = tmp_path / "a.pkl"
+    path.write_bytes(pickle.dumps({"split": {"xsub_train": ["ok"]}, "annotations": annotations}))
+    out = list(arrays.read_pyskl(path, num_classes=60))
+    problems = [str(entry) for _, entry, _ in out[:3]]
+    assert f"{path}[0] (short_score): keypoint_score shape (1, 4, 5) is not keypoint's" in problems[0]
+    assert f"{path}[1] (text_label): keypoint, keypoint_score and label must be numeric" in problems[1]
+    assert f"{path}[2]: an annotation must be a dict" in problems[2]
+    assert isinstance(out[3][1], Sample) and out[3][2] == ["xsub_train"]

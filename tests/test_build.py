@@ -231,6 +231,18 @@ def test_npy_build_from_the_real_arrays(tmp_path):
         np.testing.assert_array_equal(written[f"clip{i}"]["skeleton"].numpy(), clips[i][:, :frames])
 
 
+def test_a_bad_clip_in_an_array_file_is_named_by_index_and_name(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    data = np.ones((3, 3, 6, 25, 2), np.float32)
+    data[1, 0, 2, 4, 0] = np.nan
+    np.save(raw / "val_data_joint.npy", data)
+    (raw / "val_label.pkl").write_bytes(pickle.dumps((["c0", "c1", "c2"], [0, 1, 2])))
+    manifest = build.build(sources.NpySource(str(raw)), str(tmp_path / "out"), progress=False, log=lambda _: None)
+    assert (manifest["written"], manifest["skipped"]) == (2, 1)
+    assert (tmp_path / "out" / "skipped.txt").read_text().startswith(f"{raw}/val_data_joint.npy[1] (c1)\tnon-finite")
+
+
 def test_custom_schema_build(tmp_path):
     raw = tmp_path / "mine"
     (raw / "clips").mkdir(parents=True)

@@ -72,6 +72,11 @@ def test_values_ranking_and_empty_frames(tmp_path):
         (json.dumps(_clip([{"frame_index": 0, "skeleton": []}])), "1-based"),
         (json.dumps({"data": [], "label": "not a class"}), "not in the label names"),
         (json.dumps({"data": [], "label_index": 400}), "out of range"),
+        (json.dumps(_clip([{"frame_index": 3000000, "skeleton": []}])), "beyond 10000"),
+        (json.dumps(_clip([{"frame_index": 1, "skeleton": None}])), "no skeleton in any frame"),
+        (json.dumps(_clip([{"frame_index": 1, "skeleton": "a"}])), "must be a list of persons"),
+        (json.dumps(_clip(["a frame"])), "list of frame objects"),
+        (json.dumps({"data": {"frame_index": 1}, "label_index": 1}), "list of frame objects"),
     ],
 )
 def test_bad_clips_name_file_and_problem(tmp_path, content, problem):
@@ -81,3 +86,42 @@ def test_bad_clips_name_file_and_problem(tmp_path, content, problem):
     with pytest.raises(SampleError, match=problem) as error:
         kinetics.read_sample(path, names)
     assert str(path) in str(error.value)
+
+
+def test_a_null_skeleton_is_a_frame_without_persons(tmp_path):
+    person = {"pose": [0.6] * 36, "score": [1.0] * 18}
+    path = tmp_path / "clip.json"
+    path.write_text(json.dumps(_clip([{"frame_index": 1, "skeleton": None}, {"frame_index": 2, "skeleton": [person]}])))
+    sample = kinetics.read_sample(path)
+    assert sample.data.shape[1] == 2 and not sample.data[:, 0].any()
+    np.testing.assert_allclose(sample.data[0, 1, :, 0], 0.1, rtol=1e-5)
+
+
+@pytest.mark.parametrize("label_file,problem", [
+    ("{broken", "unreadable JSON"),
+    ("[1, 2]", "this holds a list"),
+])
+def test_a_malformed_label_file_stops_the_build_naming_it(tmp_path, label_file, problem):
+    from data_pipeline import sources
+
+    (tmp_path / "kinetics_val").mkdir()
+    (tmp_path / "kinetics_val" / "a.json").write_text(json.dumps(_clip([])))
+    (tmp_path / "kinetics_val_label.json").write_text(label_file)
+    with pytest.raises(SampleError, match=problem) as error:
+        sources.KineticsSource(str(tmp_path)).items()
+    assert "kinetics_val_label.json" in str(error.value)
+
+
+def test_a_label_file_entry_without_an_integer_index_skips_that_clip(tmp_path):
+    from data_pipeline import sources
+
+    (tmp_path / "kinetics_val").mkdir()
+    for name in ("a", "b", "c"):
+        (tmp_path / "kinetics_val" / f"{name}.json").write_text(json.dumps(_clip([])))
+    (tmp_path / "kinetics_val_label.json").write_text(json.dumps(
+        {"a": {"label_index": "3"}, "b": [1], "c": {"label_index": 2, "has_skeleton": True}}))
+    items, skips = sources.KineticsSource(str(tmp_path)).items()
+    assert [item.name for item in items] == ["c"] and items[0].label == 2
+    assert [why for _, why in skips] == [
+        f"entry {{'label_index': '3'}} in {tmp_path}/kinetics_val_label.json has no integer label_index",
+        f"entry [1] in {tmp_path}/kinetics_val_label.json has no integer label_index"]
