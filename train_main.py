@@ -80,7 +80,10 @@ def main(argv):
     from slnl_tf.model import build_model
     from slnl_tf.model_cost import flops_per_clip
 
-    manifest = data_input.read_manifest(FLAGS.data_dir)
+    try:
+        manifest = data_input.read_manifest(FLAGS.data_dir)
+    except ValueError as error:
+        raise app.UsageError(str(error))
     if FLAGS.validation_split not in manifest["splits"] and not FLAGS["validation_split"].present:
         FLAGS.validation_split = ""  # the data has no validation split: none (also in resolved.flags)
     for split in (FLAGS.train_split, FLAGS.eval_split) + ((FLAGS.validation_split,) if FLAGS.validation_split else ()):
@@ -96,6 +99,10 @@ def main(argv):
     resolved = project_flags.resolved_flagfile(config)
     print("resolved configuration:\n" + resolved, flush=True)
     os.makedirs(FLAGS.model_dir, exist_ok=True)
+    try:
+        lock = training.lock_model_dir(FLAGS.model_dir)  # noqa: F841 (held until the process ends)
+    except training.ModelDirInUse as error:
+        raise app.UsageError(str(error))
     with open(os.path.join(FLAGS.model_dir, "resolved.flags"), "w") as f:
         f.write(resolved)
     if FLAGS.deterministic:
@@ -126,7 +133,7 @@ def main(argv):
         # A partial run: no final metrics or export that could pass for a finished one.
         print(f"partial run, not evaluated or exported: {error}", flush=True)
         raise SystemExit(PREEMPTED_EXIT_CODE)
-    except ValueError as error:
+    except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error))
     if not model.distribute_strategy.extended.should_checkpoint:
         print("trained; this worker is not the chief, which evaluates and exports")
@@ -136,8 +143,12 @@ def main(argv):
 
     out_dir = os.path.join(FLAGS.model_dir, f"eval_{FLAGS.eval_split}")
     weights = f"the final weights (step {training.current_step(model.optimizer)}, end of the schedule)"
-    metrics, matrix = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,
-                                        FLAGS.batch_size, FLAGS.eval_crop_ratio, FLAGS.eval_clips, weights=weights)
+    try:
+        metrics, matrix = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,
+                                            FLAGS.batch_size, FLAGS.eval_crop_ratio, FLAGS.eval_clips,
+                                            weights=weights)
+    except ValueError as error:
+        raise SystemExit(f"trained, but not evaluated: {error}")
     with tf.summary.create_file_writer(os.path.join(FLAGS.model_dir, "logs", "evaluation")).as_default():
         for name, value in metrics.items():
             if name != "samples":

@@ -70,6 +70,7 @@ def write_shard(task):
             label = str(sample.label)
             receipt["class_counts"][label] = receipt["class_counts"].get(label, 0) + 1
     os.replace(temporary, path)
+    receipt["bytes"] = os.path.getsize(path)
     receipt["seconds"] = round(time.perf_counter() - started, 4)
     with open(f"{path}.json", "w") as f:
         json.dump(receipt, f)
@@ -208,8 +209,9 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
     for split, path, _ in plan:
         receipt = receipts[path]
         summary = split_summaries.setdefault(split, {"read": 0, "written": 0, "skipped": 0, "shards": [],
-                                                     "class_counts": collections.Counter()})
+                                                     "shard_bytes": [], "class_counts": collections.Counter()})
         summary["shards"].append(os.path.basename(path))
+        summary["shard_bytes"].append(receipt.get("bytes", os.path.getsize(path)))
         summary["read"] += receipt["read"]
         summary["written"] += receipt["written"]
         summary["skipped"] += len(receipt["skipped"])
@@ -233,10 +235,17 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
         "written": written,
         "skipped": len(skipped),
     }
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=2)
     with open(os.path.join(out_dir, "skipped.txt"), "w") as f:
         f.writelines(f"{where}\t{why}\n" for where, why in sorted(skipped))
+    if not read:
+        raise SampleError(options.get("raw_dir", out_dir), "nothing to convert: the input lists no clips")
+    if not written:
+        reasons = collections.Counter(why for _, why in skipped).most_common(3)
+        raise SampleError(out_dir, f"no clip was written: all {read} inputs were skipped (e.g. "
+                                   f"{'; '.join(f'{n} x {why}' for why, n in reasons)}); every reason is in "
+                                   f"{os.path.join(out_dir, 'skipped.txt')}")
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
     for where, why in sorted(skipped)[:20]:
         log(f"skipped {where}: {why}")
     if len(skipped) > 20:

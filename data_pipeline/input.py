@@ -8,28 +8,64 @@ import tensorflow as tf
 from data_pipeline import ops, preprocess, records
 
 
+def rebuild_command(records_dir, manifest=None):
+    """The converter command that (re)builds `records_dir`, from its manifest's options."""
+    options = (manifest or {}).get("options", {})
+    if options.get("dataset") == "synthetic":
+        return f"rm -r {records_dir} && python train_main.py --generate_synthetic_data --data_dir={records_dir} ..."
+    if options.get("dataset") and options.get("raw_dir"):
+        benchmark = f" --benchmark={options['benchmark']}" if options.get("benchmark") else ""
+        return (f"python -m data_pipeline.build --dataset={options['dataset']}{benchmark} "
+                f"--raw_dir={options['raw_dir']} --out_dir={os.path.dirname(os.path.abspath(records_dir))}")
+    return "python -m data_pipeline.build --dataset=... --raw_dir=... --out_dir=..."
+
+
 def read_manifest(records_dir):
     """The manifest.json of a built dataset, with a clear error naming the build command."""
     path = os.path.join(records_dir, "manifest.json")
     if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"{path} not found: {records_dir!r} is not a built dataset; build one with "
-            "`python -m data_pipeline.build --dataset=... --raw_dir=... --out_dir=...`")
-    with open(path) as f:
-        return json.load(f)
+        raise FileNotFoundError(f"{path} not found: {records_dir!r} is not a built dataset; build one with "
+                                f"`{rebuild_command(records_dir)}`")
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+        manifest["splits"], manifest["layout"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is damaged ({error!r}); rebuild the dataset with `{rebuild_command(records_dir)}`")
+    return manifest
 
 
 def listed_shards(records_dir, manifest, split):
     """The split's shards as the manifest lists them (not a glob: files of another build
-    in the folder are not read), each checked to exist."""
+    in the folder are not read), each checked to exist and to have the size it was written with."""
     if split not in manifest["splits"] or not manifest["splits"][split]["shards"]:
         raise FileNotFoundError(f"no split {split!r} in {records_dir!r} (splits: {sorted(manifest['splits'])})")
     files = [os.path.join(records_dir, name) for name in manifest["splits"][split]["shards"]]
-    missing = [path for path in files if not tf.io.gfile.exists(path)]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} shard(s) listed in {os.path.join(records_dir, 'manifest.json')} "
-                                f"are missing, e.g. {missing[0]}; rebuild with `python -m data_pipeline.build`")
+    sizes = manifest["splits"][split].get("shard_bytes", [None] * len(files))
+    for path, size in zip(files, sizes):
+        if not tf.io.gfile.exists(path):
+            problem = "is missing"
+        elif size is not None and tf.io.gfile.stat(path).length != size:
+            problem = f"has {tf.io.gfile.stat(path).length} bytes, not the {size} it was written with"
+        else:
+            continue
+        raise FileNotFoundError(f"shard {path} listed in {os.path.join(records_dir, 'manifest.json')} {problem}; "
+                                f"rebuild the dataset with `{rebuild_command(records_dir, manifest)}`")
     return files
+
+
+def data_loss_message(records_dir, splits):
+    """Names the shards of `splits` that do not read to their end (a DataLossError while
+    reading names no file) and the command that rebuilds them."""
+    manifest = read_manifest(records_dir)
+    damaged = []
+    for path in [path for split in splits for path in listed_shards(records_dir, manifest, split)]:
+        try:
+            tf.data.TFRecordDataset(path).reduce(np.int64(0), lambda count, _: count + 1)
+        except tf.errors.DataLossError as error:
+            damaged.append(f"{path} ({error.message.split('}}')[-1].split('[Op:')[0].strip()})")
+    what = ", ".join(damaged) if damaged else f"a shard of {', '.join(splits)} in {records_dir}"
+    return f"damaged records: {what}; rebuild the dataset with `{rebuild_command(records_dir, manifest)}`"
 
 
 def make_dataset(records_dir, split, *, batch_size, frames, training, input_context=None, seed=None,

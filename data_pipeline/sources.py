@@ -101,6 +101,8 @@ class NTUSource:
                 skips.append((path, f"setup {meta['setup']} is NTU-120 only (NTU-60 is setups 1-17)"))
                 continue
             items.append(Item(self._protocol.split_of(meta, self.validation), name, path))
+        if not items and not skips:
+            raise FileNotFoundError(f"no *.skeleton files under --raw_dir {self.raw_dir!r}")
         return items, skips
 
     def read(self, item):
@@ -294,6 +296,8 @@ class CustomSource:
         _require_dir(self.raw_dir, "--raw_dir")
         self._layout  # fail early on a bad layout.json
         rows, skips = custom.read_index(self.raw_dir)
+        if not rows and not skips:
+            raise FileNotFoundError(f"{os.path.join(self.raw_dir, 'samples.csv')} lists no clips")
         return [Item(split, name, os.path.join(self.raw_dir, "clips", f"{name}.npy"), label=label)
                 for name, label, split in rows], skips
 

@@ -71,7 +71,8 @@ def report(names, labels, scores, num_classes, class_names, out_dir, scored=None
         metrics[f"{head}_top5"] = top_k_accuracy(probabilities, labels, 5)
     predictions = scores[FUSED].argmax(axis=1)
     matrix = confusion_matrix(labels, predictions, num_classes)
-    class_names = list(class_names or [str(i) for i in range(num_classes)])
+    class_names = list(class_names or [])[:num_classes]
+    class_names += [str(i) for i in range(len(class_names), num_classes)]  # a head wider than the names
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
         json.dump({**metrics, **({"scored": scored} if scored else {})}, f, indent=2)
     with open(os.path.join(out_dir, "confusion_matrix.csv"), "w", newline="") as f:
@@ -110,7 +111,10 @@ def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_r
         dataset = data_input.make_dataset(data_dir, split, batch_size=batch_size, frames=config.frames,
                                           training=False, eval_crop_ratio=eval_crop_ratio,
                                           eval_window_position=float(position), keep_names=True)
-        clip_names, labels, clip_scores = collect_scores(logits_of, dataset)
+        try:
+            clip_names, labels, clip_scores = collect_scores(logits_of, dataset)
+        except tf.errors.DataLossError as error:
+            raise ValueError(data_input.data_loss_message(data_dir, [split])) from error
         if names is not None and not np.array_equal(names, clip_names):
             raise RuntimeError("evaluation passes returned samples in different orders")
         names = clip_names
@@ -142,10 +146,13 @@ def main(argv):
     if not FLAGS.model_dir and not FLAGS.checkpoint:
         raise app.UsageError("give --checkpoint or --model_dir (whose checkpoints/ is used)")
     checkpoint = FLAGS.checkpoint or os.path.join(FLAGS.model_dir, "checkpoints")
-    model, weights = restore_for_inference(config, checkpoint, describe=True)
     out_dir = FLAGS.eval_dir or os.path.join(FLAGS.model_dir or os.path.dirname(checkpoint), f"eval_{FLAGS.eval_split}")
-    metrics, _ = evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir, FLAGS.batch_size,
-                          FLAGS.eval_crop_ratio, FLAGS.eval_clips, weights=weights)
+    try:
+        model, weights = restore_for_inference(config, checkpoint, describe=True)
+        metrics, _ = evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir, FLAGS.batch_size,
+                              FLAGS.eval_crop_ratio, FLAGS.eval_clips, weights=weights)
+    except (FileNotFoundError, ValueError) as error:
+        raise app.UsageError(str(error))
     print(f"scored {weights} on split {FLAGS.eval_split!r}:")
     print(format_metrics(metrics))
     print(f"wrote {out_dir}")

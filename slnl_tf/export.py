@@ -118,7 +118,7 @@ def main(argv):
         checkpoint = best if os.path.exists(best) else os.path.join(FLAGS.model_dir, "checkpoints")
     try:
         model = restore_for_inference(config, checkpoint)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error))
     export(model, config, FLAGS.export_dir, eval_crop_ratio=FLAGS.eval_crop_ratio,
            storage_dtype=manifest["storage_dtype"] if manifest else "float16",

@@ -78,6 +78,10 @@ def _data_shape_from_manifest(manifest):
         if name == "num_classes":
             if given <= largest_label:
                 raise ValueError(f"--num_classes={given} but the data has label {largest_label}")
+            names = manifest.get("class_names") or []
+            if names and given > len(names):
+                raise ValueError(f"--num_classes={given} but the data in --data_dir names {len(names)} classes "
+                                 "(manifest.json class_names): leave --num_classes out to take it from the data")
         elif given != value:
             raise ValueError(f"--{name}={given} but the data in --data_dir has {name}={value}")
     return {name: value for name, value in from_data.items() if FLAGS[name].value is None}

@@ -13,8 +13,11 @@ import dataclasses
 import json
 import math
 import os
+import re
 import signal
+import sys
 import time
+import zipfile
 
 import keras
 import numpy as np
@@ -190,30 +193,73 @@ def check_model_config(directory, config):
                          "the flags that wrote them, or train into a new --model_dir")
 
 
+class ModelDirInUse(RuntimeError):
+    """Another training holds the lock on this --model_dir."""
+
+
+def lock_model_dir(model_dir):
+    """Takes an exclusive lock on `model_dir` for this process (each multi-worker task its
+    own) and returns the open lock file, to be kept open while training; the OS frees it
+    when the process ends, however it ends. Raises ModelDirInUse naming the holder."""
+    import fcntl
+
+    task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
+    suffix = f"-{task['type']}-{task.get('index', 0)}" if task.get("type") else ""
+    path = os.path.join(model_dir, f"training{suffix}.lock")
+    lock = open(path, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise ModelDirInUse(f"--model_dir {model_dir} is in use by another training ({holder}; lock {path}): "
+                            "wait for it to end, or train into another --model_dir")
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()} on {os.uname().nodename} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    lock.flush()
+    return lock
+
+
 class CheckpointStore:
-    """`ckpt-<step>.weights.h5` (+ `.rng.npz`) files in a directory, the newest named in
-    `checkpoint.json`, and the model's config in `model_config.json` (checked before a
-    restore); each file is written under a temporary name and renamed."""
+    """`ckpt-<step>.weights.h5` (+ `.rng.npz`) files in a directory, listed in
+    `checkpoint.json` for people (the files themselves are what counts: each is written under
+    a temporary name and renamed, so one that exists is complete unless the disk damaged it),
+    and the model's config in `model_config.json` (checked before a restore)."""
 
     CONFIG_FILE = "model_config.json"
+    INDEX_FILE = "checkpoint.json"
+    NAME = re.compile(r"ckpt-\d{9}\.weights\.h5")
+    READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)  # h5py, Keras, np.load on damaged files
 
     def __init__(self, directory, model, max_to_keep=3, config=None):
         self.directory, self.model, self.max_to_keep, self.config = directory, model, max_to_keep, config
         os.makedirs(directory, exist_ok=True)
 
-    def _index(self):
-        path = os.path.join(self.directory, "checkpoint.json")
-        if not os.path.exists(path):
-            return []
-        with open(path) as f:
-            return json.load(f)["checkpoints"]
+    def checkpoints(self):
+        """The checkpoint file names, oldest first (the zero-padded step orders them)."""
+        return sorted(name for name in os.listdir(self.directory) if self.NAME.fullmatch(name))
 
     def _rng_variables(self):
         return [v for v in self.model.variables if v.path.endswith("seed_generator_state")]
 
     def latest(self):
-        index = self._index()
-        return os.path.join(self.directory, index[-1]) if index else None
+        names = self.checkpoints()
+        return os.path.join(self.directory, names[-1]) if names else None
+
+    def index_problem(self):
+        """What is wrong with checkpoint.json (unreadable, or naming files that are gone), or None."""
+        path = os.path.join(self.directory, self.INDEX_FILE)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path) as f:
+                listed = json.load(f)["checkpoints"]
+            missing = [name for name in listed if not os.path.exists(os.path.join(self.directory, name))]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return f"{path} is unreadable ({error})"
+        return f"{path} names missing files {missing}" if missing else None
 
     def save(self, step):
         name = f"ckpt-{step:09d}.weights.h5"
@@ -227,14 +273,15 @@ class CheckpointStore:
         np.savez(f"{temporary}.rng.npz", *[v.numpy() for v in self._rng_variables()])
         os.replace(f"{temporary}.rng.npz", f"{path}.rng.npz")
         os.replace(temporary, path)
-        index = [n for n in self._index() if n != name] + [name]
-        for old in index[: -self.max_to_keep]:
+        kept = self.checkpoints()
+        for old in kept[: -self.max_to_keep]:
             for stale in (old, f"{old}.rng.npz"):
                 if os.path.exists(os.path.join(self.directory, stale)):
                     os.remove(os.path.join(self.directory, stale))
-        with open(os.path.join(self.directory, "checkpoint.json.tmp"), "w") as f:
-            json.dump({"checkpoints": index[-self.max_to_keep :]}, f)
-        os.replace(os.path.join(self.directory, "checkpoint.json.tmp"), os.path.join(self.directory, "checkpoint.json"))
+        with open(os.path.join(self.directory, f"{self.INDEX_FILE}.tmp"), "w") as f:
+            json.dump({"checkpoints": kept[-self.max_to_keep :]}, f)
+        os.replace(os.path.join(self.directory, f"{self.INDEX_FILE}.tmp"),
+                   os.path.join(self.directory, self.INDEX_FILE))
         return path
 
     def restore(self, path):
@@ -244,6 +291,38 @@ class CheckpointStore:
             states = np.load(f"{path}.rng.npz")
             for i, variable in enumerate(self._rng_variables()):
                 variable.assign(states[f"arr_{i}"])
+
+    def restore_newest_intact(self, log=print, set_aside=True):
+        """Restores the newest checkpoint that loads and returns its path (None when there is
+        none). Newer ones that do not load are said in the log and, with `set_aside` (the
+        chief), renamed `<name>.unreadable`: kept for inspection, never tried again. Raises
+        ValueError naming every file when none loads."""
+        check_model_config(self.directory, self.config)
+        problem = self.index_problem()
+        if problem:
+            log(f"{problem}: the checkpoint files in the directory are used instead")
+        failures = []
+        for name in reversed(self.checkpoints()):
+            path = os.path.join(self.directory, name)
+            try:
+                self.restore(path)
+            except self.READ_ERRORS as error:
+                failures.append((name, str(error).splitlines()[0]))
+                continue
+            for bad, why in failures:
+                log(f"checkpoint {os.path.join(self.directory, bad)} does not load ({why})" +
+                    (f"; renamed {bad}.unreadable" if set_aside else ""))
+                for suffix in ("", ".rng.npz"):
+                    if set_aside and os.path.exists(os.path.join(self.directory, bad + suffix)):
+                        os.replace(os.path.join(self.directory, bad + suffix),
+                                   os.path.join(self.directory, f"{bad}.unreadable{suffix}"))
+            if failures:
+                log(f"using the newest checkpoint that loads: {path}")
+            return path
+        if failures:
+            raise ValueError(f"no checkpoint in {self.directory} loads: " +
+                             "; ".join(f"{name}: {why}" for name, why in failures))
+        return None
 
 
 class PreemptionCheckpoint(keras.callbacks.Callback):
@@ -537,7 +616,17 @@ def compile_model(model, config, optimizer, jit_compile, metrics=None):
 
 def train(config, options, log=print, extra_callbacks=()):
     """Trains (or resumes) and returns (model, history dict, checkpoint directory); raises
-    Preempted after saving a checkpoint when SIGTERM stopped it."""
+    Preempted after saving a checkpoint when SIGTERM stopped it, and ValueError naming the
+    shard when the records are damaged."""
+    try:
+        return _train(config, options, log, extra_callbacks)
+    except tf.errors.DataLossError as error:
+        validation_split = validation_split_of(options, data_input.read_manifest(options.data_dir))
+        splits = [options.train_split] + ([validation_split] if validation_split else [])
+        raise ValueError(data_input.data_loss_message(options.data_dir, splits)) from error
+
+
+def _train(config, options, log, extra_callbacks):
     manifest = data_input.read_manifest(options.data_dir)
     if options.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(options.mixed_precision)
@@ -552,9 +641,9 @@ def train(config, options, log=print, extra_callbacks=()):
     # system, as for Keras' BackupAndRestore) and only the chief writes there.
     chief = strategy.extended.should_checkpoint
     store = CheckpointStore(checkpoint_dir, model, config=config)
-    if store.latest():
-        store.restore(store.latest())
-        log(f"resumed from {store.latest()} at step {current_step(optimizer)}")
+    restored = store.restore_newest_intact(log, set_aside=chief)
+    if restored:
+        log(f"resumed from {restored} at step {current_step(optimizer)}")
     log(f"{strategy.num_replicas_in_sync} replica(s), global batch {options.batch_size}, {steps_per_epoch} steps "
         f"per epoch, peak learning rate {scaled_learning_rate(options.learning_rate, options.batch_size):.3g}")
 
@@ -583,19 +672,8 @@ def train(config, options, log=print, extra_callbacks=()):
     loop = CustomLoop(model, build_losses(config), strategy, options.batch_size, options.jit_compile,
                       saver) if uses_custom_loop(options) else None
     history = {}
-    while not (saver.preempted or nan_guard.bad_step is not None):
-        done = current_step(optimizer)
-        epoch, into_epoch = divmod(done, steps_per_epoch)
-        if epoch >= options.epochs:
-            break
-        train_data = make_training_dataset(options, config, strategy, skip_batches=done)
-        # A run stopped mid-epoch finishes that epoch's remaining steps first.
-        schedule = dict(initial_epoch=epoch, epochs=epoch + 1 if into_epoch else options.epochs,
-                        steps_per_epoch=steps_per_epoch - into_epoch, callbacks=callbacks, verbose=options.verbose)
-        result = (loop.fit(train_data, **schedule) if loop is not None
-                  else model.fit(train_data, shuffle=False, **schedule))
-        for key, values in result.history.items():
-            history.setdefault(key, []).extend(values)
+    _fit_to_the_end(model, optimizer, options, steps_per_epoch, loop, callbacks, saver, nan_guard, history,
+                    lambda done: make_training_dataset(options, config, strategy, skip_batches=done))
     if nan_guard.bad_step is not None:
         raise TrainingDiverged(
             f"the loss became NaN or inf at step {nan_guard.bad_step}; lower --learning_rate (now "
@@ -611,21 +689,47 @@ def train(config, options, log=print, extra_callbacks=()):
     return model, history, checkpoint_dir
 
 
+def _fit_to_the_end(model, optimizer, options, steps_per_epoch, loop, callbacks, saver, nan_guard, history,
+                    training_data):
+    """Runs epochs from the optimizer's step to the end of the schedule (or a stop), adding
+    each epoch's figures to `history`; `training_data(done_steps)` makes the input stream."""
+    while not (saver.preempted or nan_guard.bad_step is not None):
+        done = current_step(optimizer)
+        epoch, into_epoch = divmod(done, steps_per_epoch)
+        if epoch >= options.epochs:
+            break
+        # A run stopped mid-epoch finishes that epoch's remaining steps first.
+        schedule = dict(initial_epoch=epoch, epochs=epoch + 1 if into_epoch else options.epochs,
+                        steps_per_epoch=steps_per_epoch - into_epoch, callbacks=callbacks, verbose=options.verbose)
+        result = (loop.fit(training_data(done), **schedule) if loop is not None
+                  else model.fit(training_data(done), shuffle=False, **schedule))
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(values)
+
+
 def restore_for_inference(config, checkpoint_path, describe=False):
     """A model with trained weights from a checkpoint directory (its newest checkpoint),
     a `.weights.h5` file, or a saved `.keras` model; with `describe`, (model, the file it
     loaded)."""
     if checkpoint_path.endswith(".keras"):
-        model = keras.saving.load_model(checkpoint_path, compile=False)
+        try:
+            model = keras.saving.load_model(checkpoint_path, compile=False)
+        except (OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{checkpoint_path}: does not load ({str(error).splitlines()[0]})") from error
         return (model, checkpoint_path) if describe else model
+    model = build_model(config)
     if os.path.isdir(checkpoint_path):
-        latest = CheckpointStore(checkpoint_path, None).latest()
-        if latest is None:
-            raise FileNotFoundError(f"no checkpoint in {checkpoint_path!r}")
-        checkpoint_path = latest
+        store = CheckpointStore(checkpoint_path, model, config=config)
+        checkpoint_path = store.restore_newest_intact(log=lambda line: print(line, file=sys.stderr),
+                                                      set_aside=False)
+        if checkpoint_path is None:
+            raise FileNotFoundError(f"no checkpoint in {store.directory!r}")
+        return (model, checkpoint_path) if describe else model
     if not os.path.exists(checkpoint_path):
         raise FileNotFoundError(f"no checkpoint file {checkpoint_path!r}")
     check_model_config(os.path.dirname(checkpoint_path), config)
-    model = build_model(config)
-    load_checkpoint_weights(model, checkpoint_path)
+    try:
+        load_checkpoint_weights(model, checkpoint_path)
+    except OSError as error:
+        raise ValueError(f"{checkpoint_path}: does not load ({str(error).splitlines()[0]})") from error
     return (model, checkpoint_path) if describe else model

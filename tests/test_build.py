@@ -338,6 +338,34 @@ def test_cli_rejects_missing_directory_and_wrong_benchmark(tmp_path):
     assert result.returncode != 0 and "--benchmark for ntu60 must be one of" in result.stderr
     result = _cli("--dataset=imagenet", f"--raw_dir={tmp_path}", f"--out_dir={tmp_path}")
     assert result.returncode != 0 and "dataset" in result.stderr
+    (tmp_path / "empty").mkdir()
+    result = _cli("--dataset=ntu60", f"--raw_dir={tmp_path / 'empty'}", f"--out_dir={tmp_path / 'out'}")
+    assert result.returncode != 0 and "no *.skeleton files under --raw_dir" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out" / "ntu60_xsub" / "manifest.json").exists()
+
+
+def test_an_empty_input_or_one_where_every_clip_is_skipped_fails_naming_why(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "custom").mkdir()
+    (tmp_path / "custom" / "layout.json").write_text(json.dumps({"joints": 3, "channels": 2, "class_names": ["a"]}))
+    (tmp_path / "custom" / "samples.csv").write_text("name,label,split\n")
+    for source, message in [(sources.NTUSource(str(tmp_path / "empty"), "ntu60_xsub"), "no *.skeleton files"),
+                            (sources.SBUSource(str(tmp_path / "empty")), "no */*/*/skeleton_pos.txt"),
+                            (sources.NWUCLASource(str(tmp_path / "empty")), "no aXX_sYY_eZZ_vWW.json"),
+                            (sources.KineticsSource(str(tmp_path / "empty")), "no */*.json clips"),
+                            (sources.CustomSource(str(tmp_path / "custom")), "samples.csv lists no clips")]:
+        with pytest.raises(FileNotFoundError, match=message.replace("*", r"\*")):
+            source.items()
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "S001C001P001R001A001.skeleton").write_text("5\r\n1\r\n")
+    ntu.write_skeleton_file(raw / "S018C001P050R001A070.skeleton", [[("1", np.ones((25, 3)))]])
+    with pytest.raises(build.SampleError, match="all 2 inputs were skipped .*skipped.txt"):
+        build.build(sources.NTUSource(str(raw), "ntu60_xsub"), str(tmp_path / "out"), progress=False,
+                    log=lambda _: None)
+    skipped = (tmp_path / "out" / "skipped.txt").read_text()
+    assert "setup 18 is NTU-120 only" in skipped and "S001C001P001R001A001.skeleton" in skipped
+    assert not (tmp_path / "out" / "manifest.json").exists()
 
 
 def test_pyskl_build_with_split_prefix(tmp_path):

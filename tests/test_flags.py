@@ -1,6 +1,8 @@
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,19 @@ def test_bad_values_name_the_flag(parsed):
         parsed("--stage_filters=8,x,8,8,8,8")
     with pytest.raises(flags.IllegalFlagValueError):
         parsed("--preset=imagenet")
+
+
+def test_num_classes_must_fit_the_data_labels_and_class_names(parsed):
+    manifest = {"num_classes": 3, "class_names": ["a", "b", "c"], "splits": {"train": {"class_counts": {"2": 4}}},
+                "layout": {"joints": 25, "channels": 3, "persons": 2}}
+    parsed("--num_classes=3")
+    assert project_flags.model_config_from_flags(manifest).num_classes == 3
+    parsed("--num_classes=4")
+    with pytest.raises(ValueError, match="--num_classes=4 but the data in --data_dir names 3 classes"):
+        project_flags.model_config_from_flags(manifest)
+    parsed("--num_classes=2")
+    with pytest.raises(ValueError, match="--num_classes=2 but the data has label 2"):
+        project_flags.model_config_from_flags(manifest)
 
 
 def test_skip_absent_persons_auto_means_without_xla():
@@ -104,6 +119,37 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     refused = _run("train_main.py", f"--flagfile={tmp_path / 'model' / 'resolved.flags'}", "--jit_compile=true",
                    "--skip_absent_persons=true", f"--model_dir={tmp_path / 'model_xla'}")
     assert refused.returncode != 0 and "skip_absent_persons needs jit_compile off" in refused.stderr
+
+
+def test_train_main_holds_its_model_dir_exits_75_when_preempted_and_names_a_damaged_shard(tmp_path):
+    args = ["train_main.py", "--flagfile=configs/demo.flags", "--frames=8", "--stage_filters=4,4,4,4,8,8",
+            "--m1=1", "--m2=5", "--fc_units=8", "--synthetic_clips=24", "--epochs=100000", "--batch_size=8",
+            f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'model'}", "--export_dir="]
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        history = tmp_path / "model" / "history.csv"
+        deadline = time.time() + 240
+        while not (history.exists() and len(history.read_text().splitlines()) > 2) and first.poll() is None:
+            assert time.time() < deadline, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.5)
+        second = _run(*args)
+        assert second.returncode != 0 and "Traceback" not in second.stderr
+        assert f"--model_dir {tmp_path / 'model'} is in use by another training (pid {first.pid} " in second.stderr
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=120) == 75, (tmp_path / "first.log").read_text()[-3000:]
+    finally:
+        first.kill()
+    assert "partial run, not evaluated or exported: preempted (SIGTERM)" in (tmp_path / "first.log").read_text()
+    shard = next((tmp_path / "data").glob("train-*.tfrecord"))
+    damaged = bytearray(shard.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # same size, a record's checksum fails
+    shard.write_bytes(bytes(damaged))
+    resumed = _run(*args)
+    assert resumed.returncode != 0 and "Traceback" not in resumed.stderr, resumed.stderr[-3000:]
+    assert f"damaged records: {shard} (corrupted record at" in resumed.stderr
+    assert f"rebuild the dataset with `rm -r {tmp_path / 'data'} && python train_main.py --generate_synthetic_data" \
+        in resumed.stderr
 
 
 def test_train_main_names_the_build_command_for_missing_data(tmp_path):

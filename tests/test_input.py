@@ -87,6 +87,31 @@ def test_missing_records_name_the_build_command(tmp_path):
         data_input.make_dataset(_records(tmp_path), "val", batch_size=2, frames=8, training=True)
 
 
+def test_a_truncated_or_damaged_shard_or_manifest_is_named_with_the_rebuild_command(tmp_path):
+    records = _records(tmp_path)
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    manifest["options"].update(dataset="ntu60", benchmark="ntu60_xsub", raw_dir="/data/raw")
+    (tmp_path / "r" / "manifest.json").write_text(json.dumps(manifest))
+    command = f"python -m data_pipeline.build --dataset=ntu60 --benchmark=ntu60_xsub --raw_dir=/data/raw --out_dir={tmp_path}"
+    shard = tmp_path / "r" / manifest["splits"]["train"]["shards"][0]
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[:-7])
+    with pytest.raises(FileNotFoundError, match=f"shard {shard} listed in .* has {len(whole) - 7} bytes, not the "
+                                                f"{len(whole)} it was written with; rebuild the dataset with `{command}`"):
+        data_input.make_dataset(records, "train", batch_size=1, frames=4, training=False)
+    damaged = bytearray(whole)
+    damaged[len(whole) // 2] ^= 0xFF
+    shard.write_bytes(bytes(damaged))
+    dataset = data_input.make_dataset(records, "train", batch_size=1, frames=4, training=False)
+    with pytest.raises(tf.errors.DataLossError):
+        list(dataset)
+    assert data_input.data_loss_message(records, ["train"]) == (
+        f"damaged records: {shard} (corrupted record at 12); rebuild the dataset with `{command}`")
+    (tmp_path / "r" / "manifest.json").write_text("{")
+    with pytest.raises(ValueError, match="manifest.json is damaged .*rebuild the dataset with"):
+        data_input.read_manifest(records)
+
+
 def _records(tmp_path):
     samples = [Sample(np.ones((3, 4, 25, 2), np.float32), 0, "a")]
     build.build(_ListSource(samples, lambda i: "train"), str(tmp_path / "r"), progress=False, log=lambda _: None)

@@ -183,6 +183,48 @@ def test_a_checkpoint_of_another_model_is_refused_naming_the_directory_or_file(t
         training.restore_for_inference(CONFIG.replace(stage_filters=(8, 8, 8, 8, 16, 32)), path)
 
 
+def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_that_loads(tmp_path):
+    from slnl_tf.model import build_model
+
+    model = build_model(CONFIG)
+    store = training.CheckpointStore(str(tmp_path), model, config=CONFIG)
+    saved = {}
+    for step in (1, 2, 3):
+        model.set_weights([w + step for w in model.get_weights()])
+        saved[step] = model.get_weights()
+        store.save(step)
+    newest = tmp_path / "ckpt-000000003.weights.h5"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a disk that lost the tail
+    (tmp_path / "checkpoint.json").write_text("{not json")
+    # Inference reads the directory without renaming anything.
+    lines = []
+    inference, path = training.restore_for_inference(CONFIG, str(tmp_path), describe=True)
+    assert path.endswith("ckpt-000000002.weights.h5") and newest.exists()
+    for a, b in zip(saved[2], inference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    resumed = build_model(CONFIG)
+    store = training.CheckpointStore(str(tmp_path), resumed, config=CONFIG)
+    assert store.restore_newest_intact(lines.append).endswith("ckpt-000000002.weights.h5")
+    for a, b in zip(saved[2], resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    log = "\n".join(lines)
+    assert "checkpoint.json is unreadable" in log and "the checkpoint files in the directory are used" in log
+    assert f"checkpoint {newest} does not load (Unable to synchronously open file (truncated file" in log
+    assert (tmp_path / "ckpt-000000003.weights.h5.unreadable").exists() and not newest.exists()
+    assert store.latest().endswith("ckpt-000000002.weights.h5")
+    # The next save lists what is there; with nothing loadable the error names every file.
+    store.save(4)
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["checkpoints"] == [
+        "ckpt-000000001.weights.h5", "ckpt-000000002.weights.h5", "ckpt-000000004.weights.h5"]
+    for name in store.checkpoints():
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(ValueError, match=r"no checkpoint in .* loads: ckpt-000000004.weights.h5: .*; "
+                                         r"ckpt-000000002.weights.h5: .*; ckpt-000000001.weights.h5"):
+        store.restore_newest_intact(lines.append)
+    with pytest.raises(ValueError, match="ckpt-000000004.weights.h5: does not load"):
+        training.restore_for_inference(CONFIG, str(tmp_path / "ckpt-000000004.weights.h5"))
+
+
 @pytest.mark.xdist_group("straight_run")
 def test_outputs_checkpoints_history_tensorboard_and_best_model(straight_run):
     model, history, checkpoint_dir = straight_run
@@ -222,6 +264,14 @@ def test_evaluation_outputs_are_consistent(records, tmp_path, straight_run):
     assert (tmp_path / "eval" / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     per_class = (tmp_path / "eval" / "per_class.csv").read_text().splitlines()
     assert sum(int(row.split(",")[2]) for row in per_class[1:]) == test_count
+
+
+def test_a_report_with_fewer_class_names_than_classes_names_the_rest_by_index(tmp_path):
+    scores = {head: np.eye(4)[[0, 3, 3]] for head in (*OUTPUTS, evaluate.FUSED)}
+    metrics, matrix = evaluate.report(np.array(["a", "b", "c"]), np.array([0, 3, 2]), scores, 4, ["zero", "one"],
+                                      str(tmp_path))
+    assert metrics["fused_top1"] == pytest.approx(2 / 3) and matrix[2, 3] == 1
+    assert (tmp_path / "confusion_matrix.csv").read_text().splitlines()[0] == "true\\predicted,zero,one,2,3"
 
 
 @pytest.mark.xdist_group("straight_run")
