@@ -40,16 +40,16 @@ def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="fl
     present_persons_only = PresentPersonsModel(model)
 
     def predict(clips, ratio):
-        checks = [
-            tf.debugging.assert_rank(clips, 5, message="clips must be (batch, C, T, V, M)"),
-            tf.debugging.assert_equal(tf.shape(clips)[1:2], [config.channels], message=f"C must be {config.channels}"),
-            tf.debugging.assert_equal(tf.shape(clips)[3:], [config.joints, config.persons],
-                                      message=f"V, M must be {config.joints}, {config.persons}"),
-        ]
-        # The checks first: in a graph nothing else orders them before the ops that would
-        # fail on a wrong shape with a message naming no dimension.
-        with tf.control_dependencies([check for check in checks if check is not None]):
-            clips = tf.debugging.assert_all_finite(clips, "clips contain NaN or inf")
+        # Checked on the runtime shape: a loaded signature accepts any rank, and an empty batch
+        # or clip would otherwise fail inside a gather with a message naming no dimension.
+        clips = tf.ensure_shape(clips, (None, config.channels, None, config.joints, config.persons),
+                                name="clips_must_be_batch_C_T_V_M")
+        shape = tf.shape(clips)
+        checks = [tf.debugging.Assert(tf.reduce_all(shape[::2] > 0), [
+            "clips must hold at least one clip of at least one frame: (batch, C, T, V, M) = ", shape], summarize=5)]
+        # The check first: in a graph nothing else orders it before the ops that would fail.
+        with tf.control_dependencies(checks):
+            clips = tf.debugging.assert_all_finite(tf.identity(clips), "clips contain NaN or inf")
         sampled = tf.ensure_shape(resample_batch(clips, config.frames, ratio), (None,) + clip_shape)
         logits = present_persons_only(sampled)
         probabilities = tf.add_n([tf.nn.softmax(tf.cast(logits[n], tf.float32)) for n in OUTPUTS]) / len(OUTPUTS)
@@ -70,6 +70,9 @@ def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="fl
             skeleton = records.parse(example, storage_dtype)["skeleton"]
             return resample_batch(skeleton[None], config.frames, eval_crop_ratio)[0]
 
+        with tf.control_dependencies([tf.debugging.Assert(tf.size(serialized) > 0, [
+                "examples is empty: send at least one serialized tf.train.Example (data_pipeline/records.py)"])]):
+            serialized = tf.identity(serialized)
         clips = tf.map_fn(one, serialized, fn_output_signature=tf.TensorSpec(clip_shape, tf.float32))
         return predict(clips, 1.0)
 

@@ -47,7 +47,7 @@ def post(server, model, body, timeout=60.0):
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
-            answer = json.loads(reply.read())
+            data = reply.read()
     except urllib.error.HTTPError as error:
         detail = error.read().decode(errors="replace")
         try:
@@ -57,9 +57,26 @@ def post(server, model, body, timeout=60.0):
         raise ServingError(f"{url}: HTTP {error.code}: {detail}")
     except urllib.error.URLError as error:
         raise ServingError(f"{url}: {error.reason}")
-    if "outputs" not in answer:
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        raise ServingError(f"{url}: the reply is not JSON (is --server a TF Serving REST address?): {data[:200]!r}")
+    if not isinstance(answer, dict) or not answer.get("outputs"):
         raise ServingError(f"{url}: reply without 'outputs': {str(answer)[:200]}")
     return answer["outputs"]
+
+
+def probabilities_of(outputs, url=""):
+    """The (classes,) fused probabilities of a one-clip reply's outputs."""
+    values = outputs.get("probabilities") if isinstance(outputs, dict) else None
+    try:
+        probabilities = np.asarray(values, np.float32)
+    except (TypeError, ValueError):
+        probabilities = np.zeros(0)
+    if probabilities.ndim != 2 or probabilities.shape[0] != 1 or not probabilities.shape[1]:
+        raise ServingError(f"{url}: the reply has no 'probabilities' of one clip (outputs: {str(outputs)[:200]}); "
+                           "is --model an slnl_tf export?")
+    return probabilities[0]
 
 
 def classify(server, model, paths, spec, top_k=5):
@@ -67,7 +84,7 @@ def classify(server, model, paths, spec, top_k=5):
     from slnl_tf.predict import classify_files
 
     def probabilities(clip):
-        return np.asarray(post(server, model, clips_request(clip))["probabilities"], np.float32)[0]
+        return probabilities_of(post(server, model, clips_request(clip)), server)
 
     return classify_files(paths, spec, probabilities, top_k, errors=(ServingError,))
 

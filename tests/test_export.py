@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,10 +119,18 @@ def test_bad_input_is_an_error_not_a_crash(exported):
     _, root, _ = exported
     loaded = tf.saved_model.load(str(root / "slnl" / "1"))
     serve = loaded.signatures["serving_default"]
-    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
-        serve(clips=tf.zeros((2, 3, 10, 25)))  # rank 4
-    with pytest.raises((ValueError, tf.errors.InvalidArgumentError)):
-        serve(clips=tf.zeros((1, 3, 10, 18, 2)))  # wrong joint count
+    for shape in [(2, 3, 10, 25), (1, 3, 10, 25, 2, 1), (1, 3, 10, 18, 2), (1, 2, 10, 25, 2)]:
+        expected = re.escape(f"Shape of tensor clips [{','.join(map(str, shape))}] is not compatible with expected "
+                             "shape [?,3,?,25,2]")
+        with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+            serve(clips=tf.zeros(shape))
+    for shape in [(0, 3, 10, 25, 2), (1, 3, 0, 25, 2)]:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(
+                "clips must hold at least one clip of at least one frame: (batch, C, T, V, M) = ] "
+                f"[{' '.join(map(str, shape))}]")):
+            serve(clips=tf.zeros(shape))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="examples is empty: send at least one serialized"):
+        loaded.signatures["serve_examples"](examples=tf.constant([], tf.string))
     bad = np.zeros((1, 3, 10, 25, 2), np.float32)
     bad[0, 0, 3, 3, 0] = np.nan
     with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or inf"):

@@ -244,7 +244,41 @@ def test_client_through_a_server_gives_the_local_prediction(ntu_export, server, 
         assert [c["class"] for c in a["top"]] == [c["class"] for c in b["top"]]
         np.testing.assert_allclose([c["score"] for c in a["top"]], [c["score"] for c in b["top"]], rtol=1e-5)
     # the server's own error message comes back: a wrong joint count, and an unknown model
-    with pytest.raises(serving_client.ServingError, match="(?s)HTTP 400: .*V, M must be 25, 2"):
+    with pytest.raises(serving_client.ServingError, match=r"(?s)HTTP 400: .*expected shape \[\?,3,\?,25,2\]"):
         serving_client.post(server, "slnl", serving_client.clips_request(np.zeros((3, 5, 18, 2))))
     with pytest.raises(serving_client.ServingError, match="HTTP 404: Servable not found"):
         serving_client.post(server, "other", serving_client.clips_request(np.zeros((3, 5, 25, 2))))
+
+
+class _NotServing(http.server.BaseHTTPRequestHandler):
+    """A server that answers 200 with what TF Serving never sends."""
+
+    replies = {"/v1/models/html:predict": b"<html>proxy login</html>",
+               "/v1/models/empty:predict": b'{"outputs": {}}',
+               "/v1/models/other:predict": b'{"outputs": {"scores": [[0.5, 0.5]]}}'}
+
+    def do_POST(self):
+        data = self.replies[self.path]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_client_names_a_reply_that_is_not_a_prediction(tmp_path):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotServing)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    server = f"http://127.0.0.1:{httpd.server_address[1]}"
+    body = serving_client.clips_request(np.zeros((3, 5, 25, 2)))
+    try:
+        with pytest.raises(serving_client.ServingError, match="html:predict: the reply is not JSON .*proxy login"):
+            serving_client.post(server, "html", body)
+        with pytest.raises(serving_client.ServingError, match="empty:predict: reply without 'outputs'"):
+            serving_client.post(server, "empty", body)
+        with pytest.raises(serving_client.ServingError, match="no 'probabilities' of one clip .*'scores'"):
+            serving_client.probabilities_of(serving_client.post(server, "other", body))
+    finally:
+        httpd.shutdown()
