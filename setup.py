@@ -24,7 +24,7 @@ setup(
     extras_require={
         # pytest 9.2's node ids undo xdist's --dist loadgroup grouping without a word
         # (pytest-dev/pytest-xdist#1386); tests/conftest.py fails a grouped test where that happens.
-        "test": ["pytest==9.1.1", "pytest-xdist==3.8.0"],
+        "test": ["pytest==9.1.1", "pytest-xdist==3.8.0", "hypothesis==6.155.2"],
         "bench": [],
         # On a CUDA machine: pip install -e '.[cuda]' pulls the CUDA libraries TF needs.
         "cuda": [TENSORFLOW.replace("tensorflow", "tensorflow[and-cuda]")],

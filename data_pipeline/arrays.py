@@ -1,10 +1,11 @@
 """Preprocessed arrays: ST-GCN / 2s-AGCN `.npy` + `.pkl`, and PYSKL / MMAction2 `.pkl`."""
 import pickle
+import tokenize
 
 import numpy as np
 
 from data_pipeline import preprocess
-from data_pipeline.sample import Sample, SampleError, check_finite
+from data_pipeline.sample import Sample, SampleError, finite_float32
 
 
 def valid_frames(data):
@@ -34,26 +35,43 @@ class _DataUnpickler(pickle.Unpickler):
 
 
 def load_pickle(path):
-    """The data in a .pkl file, through the restricted unpickler."""
-    with open(path, "rb") as f:
-        return _DataUnpickler(f).load()
+    """The data in a .pkl file, through the restricted unpickler; SampleError naming the file
+    when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return _DataUnpickler(f).load()
+    except OSError as error:
+        raise SampleError(path, f"cannot read: {error.strerror}")
+    except Exception as error:  # a damaged pickle can raise any exception (the pickle module's docs)
+        raise SampleError(path, f"not a readable pickle: {error!r}")
 
 
 def read_name_label_pkl(path):
     """The 2s-AGCN / ST-GCN label file: a pickled (sample_names, labels) pair."""
+    content = load_pickle(path)
     try:
-        names, labels = load_pickle(path)[:2]
+        names, labels = content[:2]
         return [str(n).split(".")[0] for n in names], [int(label) for label in labels]
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError) as error:
-        raise SampleError(path, f"not a pickled (names, integer labels) pair: {error}")
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
+        raise SampleError(path, f"not a pickled (names, integer labels) pair: {error!r}")
+
+
+def load_array(path):
+    """A `.npy` file's numeric array, memory-mapped (a header that claims more data than the
+    file holds fails here, not in an allocation); SampleError naming the file otherwise."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    # numpy parses the header with tokenize and ast: a damaged one raises their errors too.
+    except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError) as error:
+        raise SampleError(path, f"cannot load as .npy: {error}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise SampleError(path, f"holds {array.dtype} values, not numbers")
+    return array
 
 
 def load_npy(npy_path):
     """The (N, C, T, V, M) array, memory-mapped; SampleError if it is not one."""
-    try:
-        array = np.load(npy_path, mmap_mode="r")
-    except (OSError, ValueError) as error:
-        raise SampleError(npy_path, f"cannot load as .npy: {error}")
+    array = load_array(npy_path)
     if array.ndim != 5:
         raise SampleError(npy_path, f"expected (N, C, T, V, M), got shape {array.shape}")
     return array
@@ -62,8 +80,7 @@ def load_npy(npy_path):
 def npy_clip(array, index, name, label, num_classes=None, where=None):
     """Clip `index` of a loaded array as a Sample, trailing zero frames cut off."""
     where = where or f"[{index}] ({name})"
-    data = np.array(array[index], np.float32)
-    check_finite(where, data)
+    data = finite_float32(where, np.array(array[index]))
     frames = valid_frames(data)
     if frames == 0:
         raise SampleError(where, "zero frames (all values are 0)")
@@ -89,15 +106,17 @@ def read_pyskl(path, num_classes=None):
     skeleton pickle: `{"split": {name: [frame_dir, ...]}, "annotations": [{"frame_dir",
     "label", "keypoint" (M, T, V, C), optional "keypoint_score" (M, T, V)}]}`. With scores,
     the channels are (x, y, score)."""
-    try:
-        content = load_pickle(path)
-        annotations = content["annotations"]
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as error:
-        raise SampleError(path, f"not a PYSKL annotation pickle: {error!r}")
+    content = load_pickle(path)
+    annotations = content.get("annotations") if isinstance(content, dict) else None
+    split_lists = content.get("split", {}) if isinstance(content, dict) else None
+    if not isinstance(annotations, list) or not isinstance(split_lists, dict) or not all(
+            isinstance(names, list) for names in split_lists.values()):
+        raise SampleError(path, "not a PYSKL annotation pickle: a dict with an 'annotations' list and a 'split' "
+                                "dict of name lists")
     splits_of = {}
-    for split, names in content.get("split", {}).items():
+    for split, names in split_lists.items():
         for name in names:
-            splits_of.setdefault(name, []).append(split)
+            splits_of.setdefault(str(name), []).append(str(split))
     for index, annotation in enumerate(annotations):
         if not isinstance(annotation, dict):
             yield str(index), SampleError(f"{path}[{index}]", "an annotation must be a dict"), []
@@ -105,18 +124,17 @@ def read_pyskl(path, num_classes=None):
         name = str(annotation.get("frame_dir", index))
         where = f"{path}[{index}] ({name})"
         try:
-            keypoint = np.asarray(annotation["keypoint"], np.float32)
+            keypoint = finite_float32(where, np.asarray(annotation["keypoint"], np.float64))
             if keypoint.ndim != 4:
                 raise SampleError(where, f"keypoint must be (M, T, V, C), got shape {keypoint.shape}")
             scored = "keypoint_score" in annotation
             if scored:
-                score = np.asarray(annotation["keypoint_score"], np.float32)
+                score = finite_float32(where, np.asarray(annotation["keypoint_score"], np.float64))
                 if score.shape != keypoint.shape[:3]:
                     raise SampleError(where, f"keypoint_score shape {score.shape} is not keypoint's (M, T, V) "
                                              f"{keypoint.shape[:3]}")
                 keypoint = np.concatenate([keypoint[..., :2], score[..., None]], axis=-1)
             data = np.ascontiguousarray(keypoint.transpose(3, 1, 2, 0))
-            check_finite(where, data)
             if data.shape[1] == 0:
                 raise SampleError(where, "zero frames")
             label = int(annotation["label"])
@@ -124,10 +142,10 @@ def read_pyskl(path, num_classes=None):
                 raise SampleError(where, f"label {label} out of range [0, {num_classes})")
             channel_names = preprocess.default_channel_names(data.shape[0], score=scored)
             yield name, Sample(data, label, name, {"channel_names": channel_names}), splits_of.get(name, [])
-        except KeyError as error:
-            yield name, SampleError(where, f"missing key {error}"), splits_of.get(name, [])
-        except (TypeError, ValueError) as error:
-            yield name, SampleError(where, f"keypoint, keypoint_score and label must be numeric: {error}"), \
-                splits_of.get(name, [])
         except SampleError as error:
             yield name, error, splits_of.get(name, [])
+        except KeyError as error:
+            yield name, SampleError(where, f"missing key {error}"), splits_of.get(name, [])
+        except (TypeError, ValueError, OverflowError) as error:
+            yield name, SampleError(where, f"keypoint, keypoint_score and label must be numeric: {error}"), \
+                splits_of.get(name, [])

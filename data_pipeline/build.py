@@ -31,9 +31,11 @@ import re
 import sys
 import time
 
+import numpy as np
+
 from data_pipeline import preprocess, records, sources, splits
 from data_pipeline.preprocess import Preprocessing
-from data_pipeline.sample import SampleError
+from data_pipeline.sample import PREPROCESSING_OVERFLOW, SampleError
 
 DATASETS = ("ntu60", "ntu120", "ntu_format", "sbu", "nwucla", "kinetics", "npy", "pyskl", "custom")
 
@@ -61,6 +63,8 @@ def write_shard(task):
                 sample = source.read(item)
                 if not preprocessing.is_identity:
                     sample.data = preprocessing.apply(sample.data)
+                    if not np.isfinite(sample.data).all():
+                        raise SampleError(item.where, PREPROCESSING_OVERFLOW)
                 writer.write(records.serialize(sample, storage_dtype))
             except (SampleError, ValueError) as error:
                 # A SampleError names the clip (an array file's index and name, not only the file).

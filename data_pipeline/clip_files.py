@@ -15,7 +15,7 @@ import numpy as np
 
 from data_pipeline import arrays, kinetics, ntu, nwucla, sbu
 from data_pipeline.preprocess import Preprocessing, two_stream_agcn
-from data_pipeline.sample import SampleError, check_finite
+from data_pipeline.sample import PREPROCESSING_OVERFLOW, SampleError, check_finite, finite_float32
 
 SPEC_FILE = os.path.join("assets.extra", "slnl_input.json")
 SUFFIXES = (".skeleton", ".json", ".txt", ".npy")
@@ -66,9 +66,9 @@ def read_clips(path, spec):
     if suffix != ".npy":
         return [(path, _prepared(path, _read_raw(path, suffix, spec), spec))]
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as error:
-        return [(path, SampleError(path, f"unreadable .npy: {error}"))]
+        array = arrays.load_array(path)
+    except SampleError as error:
+        return [(path, error)]
     if array.ndim == 4:
         return [(path, _prepared(path, _trimmed(path, array), spec))]
     if array.ndim == 5:
@@ -104,8 +104,12 @@ def _raw_layout(spec):
 
 
 def _trimmed(where, clip):
-    """The clip without its trailing all-zero frames (preprocessed arrays are padded)."""
-    clip = np.asarray(clip, np.float32)
+    """The clip as float32 without its trailing all-zero frames (preprocessed arrays are
+    padded), or the SampleError of a clip whose values are not finite float32."""
+    try:
+        clip = finite_float32(where, clip)
+    except SampleError as error:
+        return error
     return clip[:, : arrays.valid_frames(clip)]
 
 
@@ -127,4 +131,5 @@ def _prepared(where, data, spec):
     if persons < layout["persons"]:
         data = np.pad(data, [(0, 0)] * 3 + [(0, layout["persons"] - persons)])
     data = data[..., : layout["persons"]]
-    return np.ascontiguousarray(preprocessing_of(spec).apply(data), np.float32)
+    prepared = np.ascontiguousarray(preprocessing_of(spec).apply(data), np.float32)
+    return prepared if np.isfinite(prepared).all() else SampleError(where, PREPROCESSING_OVERFLOW)

@@ -16,8 +16,9 @@ import re
 
 import numpy as np
 
+from data_pipeline import arrays
 from data_pipeline.preprocess import default_channel_names
-from data_pipeline.sample import Sample, SampleError, check_finite
+from data_pipeline.sample import Sample, SampleError, finite_float32
 
 
 def read_layout(root):
@@ -82,10 +83,7 @@ def read_index(root):
 
 def read_sample(root, name, label, layout, max_persons=2):
     path = os.path.join(root, "clips", f"{name}.npy")
-    try:
-        data = np.load(path).astype(np.float32)
-    except (OSError, ValueError) as error:
-        raise SampleError(path, f"cannot load as .npy: {error}")
+    data = finite_float32(path, arrays.load_array(path))
     if data.ndim == 3:
         data = data[..., None]
     expected = (layout["channels"], layout["joints"])
@@ -95,7 +93,6 @@ def read_sample(root, name, label, layout, max_persons=2):
         raise SampleError(path, "zero frames")
     if data.shape[3] > max_persons:
         raise SampleError(path, f"{data.shape[3]} persons, more than max_persons={max_persons}")
-    check_finite(path, data)
     if not 0 <= label < len(layout["class_names"]):
         raise SampleError(path, f"label {label} out of range [0, {len(layout['class_names'])})")
     padded = np.zeros(data.shape[:3] + (max_persons,), np.float32)

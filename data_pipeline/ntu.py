@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from data_pipeline.sample import Sample, SampleError, check_finite
+from data_pipeline.sample import Sample, SampleError, finite_float32
 
 NUM_JOINTS = 25
 BODY_INFO_VALUES = 10
@@ -99,10 +99,9 @@ def read_bodies(path):
     except ValueError:
         bad = next(t for t in used if not _is_number(t))
         raise SampleError(path, f"non-numeric token {bad.decode('ascii', 'replace')!r} in a joint line")
-    check_finite(path, values)
+    values = finite_float32(path, values)
     bodies = [
-        Body(body_id, np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-             values[[r[2] for r in rows]].astype(np.float32))
+        Body(body_id, np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), values[[r[2] for r in rows]])
         for body_id, rows in records.items()
     ]
     return num_frames, bodies

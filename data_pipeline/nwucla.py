@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from data_pipeline.sample import Sample, SampleError, check_finite
+from data_pipeline.sample import Sample, SampleError, finite_float32
 
 ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 CLASS_NAMES = ("pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down",
@@ -56,8 +56,8 @@ def read_array(path):
         raise SampleError(path, "zero frames")
     if values.ndim != 3 or values.shape[1:] != (NUM_JOINTS, 3):
         raise SampleError(path, f"'skeletons' has shape {values.shape}, expected (T, {NUM_JOINTS}, 3)")
-    check_finite(path, values)
-    return np.ascontiguousarray(values.transpose(2, 0, 1)[..., None], np.float32), content.get("label")
+    values = finite_float32(path, values)
+    return np.ascontiguousarray(values.transpose(2, 0, 1)[..., None]), content.get("label")
 
 
 def read_sample(path):

@@ -35,3 +35,22 @@ def check_finite(path, values):
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise SampleError(path, f"non-finite value {values[index]} at index {index}")
+
+
+PREPROCESSING_OVERFLOW = "values not finite after preprocessing (coordinates too large to centre or scale)"
+
+
+def finite_float32(path, values):
+    """`values` (any numeric array) as float32; SampleError naming the first value that is
+    not finite or beyond float32's range (it would become inf)."""
+    values = np.asarray(values)
+    if values.dtype != np.float32:
+        wide = values.astype(np.float64)
+        check_finite(path, wide)
+        beyond = np.abs(wide) > np.finfo(np.float32).max
+        if beyond.any():
+            index = tuple(int(i) for i in np.argwhere(beyond)[0])
+            raise SampleError(path, f"value {wide[index]:g} at index {index} is beyond float32's range")
+        values = wide.astype(np.float32)
+    check_finite(path, values)
+    return values

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from data_pipeline.sample import Sample, SampleError, check_finite
+from data_pipeline.sample import Sample, SampleError, finite_float32
 
 NUM_JOINTS = 15
 PERSONS = 2
@@ -64,9 +64,8 @@ def read_array(path):
         except ValueError:
             bad = next(v for v in values[1:] if not _is_number(v))
             raise SampleError(path, f"non-numeric value {bad.strip()!r} in line {number}")
-    values = np.array(rows, np.float64).reshape(len(rows), PERSONS, NUM_JOINTS, 3)
-    check_finite(path, values)
-    return values.transpose(3, 0, 2, 1).astype(np.float32)  # (T, M, V, C) -> (C, T, V, M)
+    values = finite_float32(path, np.array(rows, np.float64).reshape(len(rows), PERSONS, NUM_JOINTS, 3))
+    return values.transpose(3, 0, 2, 1)  # (T, M, V, C) -> (C, T, V, M)
 
 
 def _is_number(token):

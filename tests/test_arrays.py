@@ -56,8 +56,12 @@ def test_npy_shape_and_count_errors(tmp_path):
     with pytest.raises(SampleError, match="2 clips but 1 names"):
         list(arrays.read_npy(tmp_path / "x.npy", ["a"], [0]))
     (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
-    with pytest.raises(SampleError, match="not a pickled"):
+    with pytest.raises(SampleError, match="bad.pkl: not a readable pickle"):
         arrays.read_name_label_pkl(tmp_path / "bad.pkl")
+    with open(tmp_path / "dict.pkl", "wb") as f:
+        pickle.dump({"names": ["a"]}, f)
+    with pytest.raises(SampleError, match="dict.pkl: not a pickled \\(names, integer labels\\) pair"):
+        arrays.read_name_label_pkl(tmp_path / "dict.pkl")
 
 
 def test_pyskl_pickle(tmp_path):
