@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) train_main.py --flagfile=configs/demo.flags
-	@echo "classifying three raw files with the export (true class: the AXXX in the name):"
+	@echo "classifying three raw files with the export (true class: synthetic class N-1 for AN in the name):"
 	$(PY) -m slnl_tf.predict --export_dir=runs/demo/export/slnl_rfa/1 --top_k=2 \
 	  $$(ls runs/demo/data/raw/*.skeleton | sed -n '1p;400p;800p')
 

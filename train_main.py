@@ -13,11 +13,9 @@ exported.
 """
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from slnl_tf import flags as project_flags  # noqa: E402
+from slnl_tf import flags as project_flags
 
 project_flags.define_training_flags()
 FLAGS = flags.FLAGS
@@ -168,4 +166,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    project_flags.run(main, project_flags)

@@ -55,14 +55,19 @@ def build_data(recipe, benchmark, raw_dir, data_root, log=print):
 
 
 def train_once(recipe, data_dir, model_dir, seed, extra_flags, log=print):
-    """Runs train_main once; returns its test metrics, last-epoch training top-1 and seconds."""
+    """Runs train_main once; returns its test metrics, last-epoch training top-1 and seconds.
+    A finished run in `model_dir` is reused when its command and the recipe's flagfile are
+    the same."""
     command = [sys.executable, "train_main.py", f"--flagfile=configs/{recipe}.flags", f"--data_dir={data_dir}",
                f"--model_dir={model_dir}", f"--seed={seed}", *extra_flags]
+    with open(os.path.join(ROOT, "configs", f"{recipe}.flags")) as f:
+        recipe_flags = f.read()
     record = os.path.join(model_dir, "accuracy-run.json")
     if os.path.exists(record):
         with open(record) as f:
             finished = json.load(f)
-        if finished["command"] == command[1:]:
+        # The same command line with an edited flagfile is another run.
+        if finished["command"] == command[1:] and finished.get("flagfile") == recipe_flags:
             log(f"reusing the finished run in {model_dir}")
             return finished["run"]
     # Otherwise a fresh run: train_main would resume (and finish at once) from what is there.
@@ -80,7 +85,7 @@ def train_once(recipe, data_dir, model_dir, seed, extra_flags, log=print):
            "scored": metrics.get("scored"), "train_concat_top1": history["concat_top1"][-1],
            "epochs": len(history["concat_top1"]), "seconds": round(seconds, 1)}
     with open(record, "w") as f:
-        json.dump({"command": command[1:], "run": run}, f, indent=1)
+        json.dump({"command": command[1:], "flagfile": recipe_flags, "run": run}, f, indent=1)
     return run
 
 

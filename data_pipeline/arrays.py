@@ -62,7 +62,7 @@ def load_array(path):
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     # numpy parses the header with tokenize and ast: a damaged one raises their errors too.
-    except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError) as error:
+    except (OSError, ValueError, EOFError, OverflowError, SyntaxError, tokenize.TokenError) as error:
         raise SampleError(path, f"cannot load as .npy: {error}")
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise SampleError(path, f"holds {array.dtype} values, not numbers")

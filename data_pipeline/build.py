@@ -470,8 +470,7 @@ def define_flags():
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from absl import app
+    from slnl_tf import flags as project_flags
 
     define_flags()
-    app.run(main)
+    project_flags.run(main)

@@ -21,6 +21,9 @@ from data_pipeline.preprocess import default_channel_names
 from data_pipeline.sample import Sample, SampleError, finite_float32
 
 
+MAX_JOINTS, MAX_CHANNELS = 1024, 64  # far beyond any skeleton layout: a larger value is a damaged file
+
+
 def read_layout(root):
     path = os.path.join(root, "layout.json")
     try:
@@ -29,8 +32,11 @@ def read_layout(root):
         joints, channels, class_names = int(layout["joints"]), int(layout["channels"]), list(layout["class_names"])
     except OSError as error:
         raise SampleError(path, f"cannot read: {error.strerror}")
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as error:
         raise SampleError(path, f"needs integer 'joints', 'channels' and a 'class_names' list: {error!r}")
+    if not (1 <= joints <= MAX_JOINTS and 1 <= channels <= MAX_CHANNELS and class_names):
+        raise SampleError(path, f"'joints' must be 1-{MAX_JOINTS}, 'channels' 1-{MAX_CHANNELS} and 'class_names' "
+                                f"not empty; got {joints}, {channels} and {len(class_names)} names")
     names = layout.get("channel_names") or default_channel_names(channels)
     if not isinstance(names, list) or len(names) != channels:
         raise SampleError(path, f"channel_names must list {channels} names (e.g. x, y, score), got {names!r}")

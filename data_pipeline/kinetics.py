@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from data_pipeline.sample import Sample, SampleError, check_finite
+from data_pipeline.sample import Sample, SampleError, check_finite, finite_float32
 
 NUM_JOINTS = 18
 PERSONS_READ = 5  # ST-GCN reads up to 5 persons per frame before ranking
@@ -85,7 +85,7 @@ def read_sample(path, label_names=None, max_persons=2, label=None, labelled=True
         raise SampleError(path, "'data' must be a list of frame objects")
     try:
         indices = [int(frame["frame_index"]) for frame in frames]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise SampleError(path, "a frame without a valid 'frame_index'")
     if min(indices, default=1) < 1:
         raise SampleError(path, f"frame_index {min(indices)} < 1 (indices are 1-based)")
@@ -102,8 +102,10 @@ def read_sample(path, label_names=None, max_persons=2, label=None, labelled=True
             raise SampleError(path, f"frame {t + 1}: 'skeleton' must be a list of persons")
         for m, person in enumerate(persons[:PERSONS_READ]):
             try:
-                pose = np.asarray(person["pose"], np.float32)
-                score = np.asarray(person["score"], np.float32)
+                pose = finite_float32(path, np.asarray(person["pose"], np.float64))
+                score = finite_float32(path, np.asarray(person["score"], np.float64))
+            except SampleError:
+                raise
             except (KeyError, TypeError, ValueError):
                 raise SampleError(path, f"frame {t + 1}: a person without numeric 'pose' and 'score'")
             if pose.shape != (2 * NUM_JOINTS,) or score.shape != (NUM_JOINTS,):

@@ -36,5 +36,45 @@ if "TF_ENABLE_ONEDNN_OPTS" not in os.environ and "tensorflow" in sys.modules:
             stacklevel=2,
         )
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow and Keras and lists the devices with the process's stderr (file
+    descriptor 2) pointed at /dev/null: their native start-up lines (absl's pre-init warning,
+    the oneDNN notice, CUDA probes on a machine without a GPU) come before
+    TF_CPP_MIN_LOG_LEVEL applies and say nothing a user can act on.
+    SLNL_TF_VERBOSE=1 in the environment keeps them; an import error still raises."""
+    if os.environ.get("SLNL_TF_VERBOSE") or "tensorflow" in sys.modules:
+        import keras  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras  # noqa: F401 (imports tensorflow, the backend)
+            import tensorflow
+
+            # The first device query probes CUDA, which logs an error on a machine without a GPU.
+            tensorflow.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+_import_tensorflow_quietly()
+
+# Every custom object registered with Keras, so that keras.saving.load_model reads any
+# slnl_tf model (best.keras) once slnl_tf is imported.
+from slnl_tf import layers, losses, optimizers  # noqa: E402,F401
+
+
+def load_model(path, compile=True):
+    """A saved slnl_tf model (`best.keras`, or any `.keras` file of this project); with
+    `compile=False`, for inference only (no optimizer or losses restored)."""
+    import keras
+
+    return keras.saving.load_model(path, compile=compile)

@@ -1,7 +1,7 @@
 """Evaluation: top-1 / top-5 per head and fused, per-class accuracy, confusion matrix,
 per-sample scores keyed by sample name.
 
-    python -m slnl_tf.evaluate --flagfile=runs/demo/resolved.flags [--checkpoint=DIR_OR_PREFIX]
+    python -m slnl_tf.evaluate --flagfile=runs/demo/model/resolved.flags [--checkpoint=DIR_OR_PREFIX]
         [--eval_dir=...]
 
 The fused score is the mean of the three heads' softmax probabilities. `--eval_clips=N`
@@ -159,12 +159,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from absl import app, flags
+    from absl import flags
 
     from slnl_tf import flags as project_flags
 
     project_flags.define_training_flags()
     flags.DEFINE_string("checkpoint", None, "checkpoint prefix or directory (default: <model_dir>/checkpoints)")
     flags.DEFINE_string("eval_dir", None, "output directory (default: <model_dir>/eval_<split>)")
-    app.run(main)
+    project_flags.run(main, project_flags)

@@ -131,12 +131,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from absl import app, flags
+    from absl import flags
 
     from slnl_tf import flags as project_flags
 
     project_flags.define_training_flags()
     flags.DEFINE_string("checkpoint", None, "a .keras model, a .weights.h5 checkpoint or a checkpoint directory "
                                             "(default: <model_dir>/best.keras, else its latest checkpoint)")
-    app.run(main)
+    project_flags.run(main, project_flags)

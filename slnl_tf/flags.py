@@ -2,6 +2,7 @@
 name; `--preset` picks the base config and explicitly set flags override it."""
 import dataclasses
 import os
+import sys
 
 from absl import flags
 
@@ -189,3 +190,30 @@ def resolved_flagfile(config, training_flag_names=TRAINING_FLAGS):
         if serialized:  # a None-valued flag serializes to ""
             lines.append(serialized)
     return "\n".join(lines) + "\n"
+
+
+HELP_ARGUMENTS = ("--help", "-h", "-?", "--helpshort")
+
+
+def run(main, *key_modules):
+    """absl's `app.run(main)` for the project's commands. `--help` prints the command's
+    documentation and its own flags (the main module's and those of `key_modules`, e.g. this
+    module for the model and training flags) and exits 0 (absl lists none of a module's flags
+    and exits 1); a usage error prints one line naming the problem instead of the whole help."""
+    from absl import app
+
+    for module in key_modules:
+        # absl's help lists the flags it keys to sys.argv[0] (the main module's name for it).
+        for flag in FLAGS.get_key_flags_for_module(module.__name__):
+            FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    if any(argument in HELP_ARGUMENTS for argument in sys.argv[1:]):
+        app.usage(shorthelp=True, writeto_stdout=True, exitcode=0)
+
+    def main_with_one_line_usage_errors(argv):
+        try:
+            return main(argv)
+        except app.UsageError as error:
+            sys.stderr.write(f"{os.path.basename(sys.argv[0])}: {error}\n(--help lists the flags)\n")
+            sys.exit(error.exitcode)
+
+    app.run(main_with_one_line_usage_errors)

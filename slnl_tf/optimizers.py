@@ -1,4 +1,5 @@
-"""Keras 3's AdamW and SGD, with the learning-rate schedule evaluated once per update.
+"""Keras 3's AdamW and SGD, with the learning-rate schedule evaluated once per update, and
+the warm-up + step schedule.
 
 Keras evaluates `optimizer.learning_rate` (the schedule at the current step) once for the
 update and again for every variable's weight decay, so a traced train step of our model
@@ -29,6 +30,25 @@ class _ScheduleOncePerUpdate:
         if self._learning_rate_now is not None:
             return self._learning_rate_now
         return super()._get_current_learning_rate()
+
+
+# The name it was first saved under, so that older best.keras files load.
+@keras.saving.register_keras_serializable(package="slnl_tf", name="_WarmupPiecewise")
+class WarmupPiecewise(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak`, then divided by 10 at each boundary step."""
+
+    def __init__(self, peak, warmup_steps, boundaries):
+        self.peak, self.warmup_steps, self.boundaries = float(peak), int(warmup_steps), list(boundaries)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        rate = self.peak * keras.ops.minimum(1.0, (step + 1.0) / max(1, self.warmup_steps))
+        for boundary in self.boundaries:
+            rate = keras.ops.where(step >= boundary, rate * 0.1, rate)
+        return rate
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "boundaries": self.boundaries}
 
 
 @keras.saving.register_keras_serializable(package="slnl_tf")

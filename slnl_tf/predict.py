@@ -105,10 +105,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from absl import app, flags
+    from absl import flags
+
+    from slnl_tf import flags as project_flags
 
     flags.DEFINE_string("export_dir", None, "the SavedModel version directory (<models>/<name>/<version>)")
     flags.DEFINE_integer("top_k", 5, "classes to print per clip", lower_bound=1)
     flags.DEFINE_bool("json", False, "print one JSON document instead of lines")
-    app.run(main)
+    project_flags.run(main)

@@ -115,11 +115,13 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app, flags
+    from absl import flags
+
+    from slnl_tf import flags as project_flags
 
     flags.DEFINE_string("server", "http://localhost:8501", "TF Serving's REST address")
     flags.DEFINE_string("model", "slnl_rfa", "the served model's name (TF Serving's --model_name)")
     flags.DEFINE_string("input_spec", None, f"the export's {clip_files.SPEC_FILE}", required=True)
     flags.DEFINE_integer("top_k", 5, "classes to print per clip", lower_bound=1)
     flags.DEFINE_bool("json", False, "print one JSON document instead of lines")
-    app.run(main)
+    project_flags.run(main)

@@ -4,13 +4,9 @@
     python -m slnl_tf.summary --attention=none --m1=0 --m2=6
     python -m slnl_tf.summary --all_variants       # every ablation row of the paper
 """
-import os
+from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags  # noqa: E402
-
-from slnl_tf import flags as project_flags  # noqa: E402
+from slnl_tf import flags as project_flags
 
 project_flags.define_model_flags()
 flags.DEFINE_bool("all_variants", False, "also print the paper's attention-type and M1/M2 ablation rows")
@@ -53,4 +49,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    project_flags.run(main, project_flags)

@@ -99,25 +99,7 @@ def make_schedule(options, steps_per_epoch):
             0.0 if warmup else peak, max(1, total - warmup), warmup_target=peak if warmup else None,
             warmup_steps=warmup)
     boundaries = [int(e) * steps_per_epoch for e in options.lr_step_epochs] if options.lr_schedule == "step" else []
-    return _WarmupPiecewise(peak, warmup, boundaries)
-
-
-@keras.saving.register_keras_serializable(package="slnl_tf")
-class _WarmupPiecewise(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `peak`, then divided by 10 at each boundary step."""
-
-    def __init__(self, peak, warmup_steps, boundaries):
-        self.peak, self.warmup_steps, self.boundaries = float(peak), int(warmup_steps), list(boundaries)
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        rate = self.peak * keras.ops.minimum(1.0, (step + 1.0) / max(1, self.warmup_steps))
-        for boundary in self.boundaries:
-            rate = keras.ops.where(step >= boundary, rate * 0.1, rate)
-        return rate
-
-    def get_config(self):
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "boundaries": self.boundaries}
+    return optimizers.WarmupPiecewise(peak, warmup, boundaries)
 
 
 def make_optimizer(options, steps_per_epoch):

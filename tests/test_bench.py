@@ -304,14 +304,16 @@ def test_accuracy_row_states_mean_spread_heads_and_time():
     assert "**80.0 (80.0-80.0)**" in row and row.endswith("| HCN 98.6, VA-LSTM 97.2, ST-LSTM 93.3 |")
 
 
-def test_accuracy_reuses_a_finished_run_only_for_the_same_command(tmp_path, monkeypatch):
+def test_accuracy_reuses_a_finished_run_only_for_the_same_command_and_flagfile(tmp_path, monkeypatch):
     import accuracy
 
     stored = {"test_top1": {"position": 0.5, "velocity": 0.6, "concat": 0.7, "fused": 0.8}, "seconds": 60}
     model_dir = tmp_path / "slnl-sbu_fold1-seed0"
     model_dir.mkdir()
     command = ["train_main.py", "--flagfile=configs/sbu.flags", "--data_dir=d", f"--model_dir={model_dir}", "--seed=0"]
-    (model_dir / "accuracy-run.json").write_text(json.dumps({"command": command, "run": stored}))
+    flagfile = (ROOT / "configs" / "sbu.flags").read_text()
+    (model_dir / "accuracy-run.json").write_text(json.dumps({"command": command, "flagfile": flagfile,
+                                                             "run": stored}))
     started = []
     monkeypatch.setattr(accuracy.subprocess, "run", lambda *args, **kwargs: started.append(args) or
                         subprocess.CompletedProcess(args, 1, "", "stopped by the test"))
@@ -321,3 +323,10 @@ def test_accuracy_reuses_a_finished_run_only_for_the_same_command(tmp_path, monk
     with pytest.raises(SystemExit, match="training failed"):
         accuracy.train_once("sbu", "d", str(model_dir), 1, [], log=lambda line: None)
     assert len(started) == 1
+    # The same command after the recipe's flagfile changed: it trains again.
+    model_dir.mkdir()
+    (model_dir / "accuracy-run.json").write_text(json.dumps({"command": command, "flagfile": flagfile + "--epochs=1\n",
+                                                             "run": stored}))
+    with pytest.raises(SystemExit, match="training failed"):
+        accuracy.train_once("sbu", "d", str(model_dir), 0, [], log=lambda line: None)
+    assert len(started) == 2

@@ -106,6 +106,10 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     assert "--skip_absent_persons=auto" in resolved and "absent persons skipped: True" in result.stdout
     for name in ("metrics.json", "confusion_matrix.csv", "confusion_matrix.png", "scores.npz", "per_class.csv"):
         assert (tmp_path / "model" / "eval_test" / name).exists()
+    best = tmp_path / "model" / "best.keras"
+    loaded = _run("-c", f"import keras, slnl_tf; keras.saving.load_model({str(best)!r}); "
+                        f"print(len(slnl_tf.load_model({str(best)!r}).outputs))", cwd=tmp_path)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "3", loaded.stderr[-3000:]
     rerun = _run("train_main.py", f"--flagfile={tmp_path / 'model' / 'resolved.flags'}")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "resumed from" in rerun.stdout
@@ -157,6 +161,12 @@ def test_train_main_names_the_build_command_for_missing_data(tmp_path):
                   f"--model_dir={tmp_path / 'model'}")
     assert result.returncode != 0
     assert "is not a built dataset" in result.stderr and "python -m data_pipeline.build" in result.stderr
+
+
+def test_help_lists_the_commands_own_flags_and_exits_0():
+    result = _run("train_main.py", "--help")
+    assert result.returncode == 0 and "--learning_rate" in result.stdout and "--model_dir" in result.stdout
+    assert "I0000" not in result.stderr and "cuInit" not in result.stderr
 
 
 def test_train_main_rejects_unknown_flags_and_bad_values():
