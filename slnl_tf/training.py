@@ -148,13 +148,17 @@ def current_step(optimizer):
     return int(keras.ops.convert_to_numpy(optimizer.iterations.value))
 
 
+class CheckpointMisfit(ValueError):
+    """A checkpoint that reads but whose variables do not fit the model being built."""
+
+
 def load_checkpoint_weights(model, path):
     """`model.load_weights(path)`, with an error that names the file when the variables do
     not fit (a checkpoint of a slnl_tf version whose layers had other variables)."""
     try:
         model.load_weights(path)
     except ValueError as error:
-        raise ValueError(
+        raise CheckpointMisfit(
             f"{path}: this checkpoint does not fit the model being built ({str(error).splitlines()[0]}). "
             "It was written by another model config or slnl_tf version: resume with the flags and code "
             "that wrote it, or train into a new --model_dir") from error
@@ -278,7 +282,9 @@ class CheckpointStore:
         """Restores the newest checkpoint that loads and returns its path (None when there is
         none). Newer ones that do not load are said in the log and, with `set_aside` (the
         chief), renamed `<name>.unreadable`: kept for inspection, never tried again. Raises
-        ValueError naming every file when none loads."""
+        ValueError naming every file when none loads, and CheckpointMisfit at once for a
+        checkpoint that reads but does not fit the model: other flags or code, not damage, so
+        nothing is renamed."""
         check_model_config(self.directory, self.config)
         problem = self.index_problem()
         if problem:
@@ -288,6 +294,8 @@ class CheckpointStore:
             path = os.path.join(self.directory, name)
             try:
                 self.restore(path)
+            except CheckpointMisfit:
+                raise
             except self.READ_ERRORS as error:
                 failures.append((name, str(error).splitlines()[0]))
                 continue

@@ -225,6 +225,21 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_that_loads(tmp_pat
         training.restore_for_inference(CONFIG, str(tmp_path / "ckpt-000000004.weights.h5"))
 
 
+def test_a_checkpoint_that_does_not_fit_is_refused_and_kept(tmp_path):
+    """A checkpoint that reads but fits another model (its model_config.json gone) points at
+    the flags or the code, not at damage: resuming stops naming it and renames nothing."""
+    from slnl_tf.model import build_model
+
+    other = CONFIG.replace(stage_filters=(8, 8, 8, 8, 16, 32))
+    training.CheckpointStore(str(tmp_path), build_model(other), config=other).save(1)
+    os.remove(tmp_path / "model_config.json")
+    store = training.CheckpointStore(str(tmp_path), build_model(CONFIG), config=CONFIG)
+    with pytest.raises(training.CheckpointMisfit, match="ckpt-000000001.weights.h5: this checkpoint does not fit"):
+        store.restore_newest_intact(print)
+    assert (tmp_path / "ckpt-000000001.weights.h5").exists()
+    assert not list(tmp_path.glob("*.unreadable*"))
+
+
 @pytest.mark.xdist_group("straight_run")
 def test_outputs_checkpoints_history_tensorboard_and_best_model(straight_run):
     model, history, checkpoint_dir = straight_run
