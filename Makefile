@@ -9,16 +9,16 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: demo test install clean
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(PY) train_main.py --flagfile=configs/demo.flags
+	$(PY) -m slnl_tf.train --config=demo
 	@echo "classifying three raw files with the export (true class: synthetic class N-1 for AN in the name):"
 	$(PY) -m slnl_tf.predict --export_dir=runs/demo/export/slnl_rfa/1 --top_k=2 \
 	  $$(ls runs/demo/data/raw/*.skeleton | sed -n '1p;400p;800p')

@@ -45,7 +45,7 @@ def build_data(recipe, benchmark, raw_dir, data_root, log=print):
     out = os.path.join(data_root, benchmark)
     if os.path.exists(os.path.join(out, "manifest.json")):
         return out
-    command = [sys.executable, "-m", "data_pipeline.build", *RECIPES[recipe][0], f"--benchmark={benchmark}",
+    command = [sys.executable, "-m", "slnl_tf.data.build", *RECIPES[recipe][0], f"--benchmark={benchmark}",
                f"--raw_dir={raw_dir}", f"--out_dir={data_root}"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
@@ -168,7 +168,9 @@ def main(argv):
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from absl import app, flags
+    from absl import flags
+
+    from slnl_tf import flags as project_flags
 
     flags.DEFINE_enum("recipe", None, sorted(RECIPES), "which dataset's recipe (configs/<recipe>.flags)")
     flags.DEFINE_string("raw_dir", None, "the dataset's files (default: ../shared/data/<dataset> for sbu, cwbg)")
@@ -179,4 +181,4 @@ if __name__ == "__main__":
     flags.DEFINE_string("work_dir", None, "records and runs go here (default: runs/accuracy/<recipe>)")
     flags.DEFINE_string("out", None, "JSON of the figures (default: bench/accuracy-<recipe>.json)")
     flags.mark_flag_as_required("recipe")
-    app.run(main)
+    project_flags.run(main)

@@ -215,7 +215,7 @@ def _resident_training(config, batch_size, jit_compile, skip_absent_persons=Fals
     import keras
     import tensorflow as tf
 
-    from data_pipeline import synthetic
+    from slnl_tf.data import synthetic
     from slnl_tf.model import OUTPUTS, build_model
     from slnl_tf.training import compile_model
 
@@ -339,7 +339,7 @@ def raw_file_name(i):
 
 def write_raw_files(directory, count):
     """`count` synthetic NTU raw files (70-130 frames, CRLF, 1 or 2 bodies)."""
-    from data_pipeline import ntu
+    from slnl_tf.data import ntu
 
     os.makedirs(directory, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -369,7 +369,7 @@ def conversion_rates(raw_dir, out_root, files, workers=2, repeats=3):
     paid once per conversion. A whole-run rate over a few hundred files is mostly that
     start (600 files: 2.5 s, 1.9 of them starting), so a dataset's time is extrapolated as
     `start_s` + files / `files_per_s`."""
-    from data_pipeline import build, sources
+    from slnl_tf.data import build, sources
 
     runs = []
     for run in range(repeats):
@@ -397,7 +397,7 @@ def extrapolated_minutes(start_s, files_per_s, files):
 
 def input_rates(records_dir, batch_size, frames, batches=50, repeats=3):
     """Samples/s of the training input alone: read shards, parse, crop, rotate, scale, batch."""
-    from data_pipeline import input as data_input
+    from slnl_tf.data import input as data_input
 
     dataset = data_input.make_dataset(records_dir, "train", batch_size=batch_size, frames=frames, training=True,
                                       seed=0, rotation_degrees=17.0, scale_range=(0.9, 1.1))

@@ -488,4 +488,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    project_flags.run(main)

@@ -1,8 +1,12 @@
 """Evaluation: top-1 / top-5 per head and fused, per-class accuracy, confusion matrix,
 per-sample scores keyed by sample name.
 
-    python -m slnl_tf.evaluate --flagfile=runs/demo/model/resolved.flags [--checkpoint=DIR_OR_PREFIX]
-        [--eval_dir=...]
+    slnl-evaluate RUN_DIR [CHECKPOINT] [--flag=value ...]
+    slnl-evaluate runs/demo/model runs/demo/model/best.keras --eval_split=test
+
+RUN_DIR is a training's --model_dir (its resolved.flags give the model and data) or a
+flagfile; CHECKPOINT a .keras model, a .weights.h5 checkpoint or a checkpoint directory
+(default: the latest checkpoint in RUN_DIR/checkpoints). It prints which weights it scored.
 
 The fused score is the mean of the three heads' softmax probabilities. `--eval_clips=N`
 averages N windows per sample (multi-clip testing). Outputs go to
@@ -98,7 +102,7 @@ def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_r
     which weights the model holds (recorded in metrics.json)."""
     import tensorflow as tf
 
-    from data_pipeline import input as data_input
+    from slnl_tf.data import input as data_input
     from slnl_tf.present_persons import PresentPersonsModel
 
     manifest = data_input.read_manifest(data_dir)
@@ -158,7 +162,8 @@ def main(argv):
     print(f"wrote {out_dir}")
 
 
-if __name__ == "__main__":
+def cli():
+    """The command line (console script and `python -m`)."""
     from absl import flags
 
     from slnl_tf import flags as project_flags
@@ -166,4 +171,8 @@ if __name__ == "__main__":
     project_flags.define_training_flags()
     flags.DEFINE_string("checkpoint", None, "checkpoint prefix or directory (default: <model_dir>/checkpoints)")
     flags.DEFINE_string("eval_dir", None, "output directory (default: <model_dir>/eval_<split>)")
-    project_flags.run(main, project_flags)
+    project_flags.run(main, project_flags, positional_run=True)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,7 +1,10 @@
 """SavedModel export for TF Serving: a raw-tensor and a serialized-tf.Example signature.
 
-    python -m slnl_tf.export --flagfile=runs/ntu_cs/resolved.flags \\
-        [--checkpoint=runs/ntu_cs/best.keras] --export_dir=exports/slnl_rfa/1
+    slnl-export RUN_DIR [CHECKPOINT] --export_dir=exports/slnl_rfa/1
+    slnl-export runs/ntu_cs runs/ntu_cs/best.keras --export_dir=exports/slnl_rfa/1
+
+RUN_DIR is a training's --model_dir (its resolved.flags) or a flagfile; CHECKPOINT
+defaults to RUN_DIR/best.keras, else its latest checkpoint.
 
 Both signatures sample the clip to the model's T frames in the graph (a window of
 `eval_crop_ratio` of the frames, centred, linearly resized), and the model computes the
@@ -17,7 +20,7 @@ import os
 import keras
 import tensorflow as tf
 
-from data_pipeline import clip_files, ops, records
+from slnl_tf.data import clip_files, ops, records
 from slnl_tf.model import OUTPUTS
 from slnl_tf.present_persons import PresentPersonsModel
 
@@ -32,7 +35,7 @@ def resample_batch(clips, frames_out, ratio):
 def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="float16", class_names=None,
            top_k=5, input_spec=None):
     """Writes the SavedModel to `export_dir` (e.g. `<models>/<name>/<version>`), with
-    `input_spec` (data_pipeline.clip_files.input_spec of the dataset's manifest; default: the
+    `input_spec` (slnl_tf.data.clip_files.input_spec of the dataset's manifest; default: the
     readers' defaults) as `assets.extra/slnl_input.json` for prediction and clients."""
     top_k = min(top_k, config.num_classes)
     names = tf.constant(list(class_names)[: config.num_classes]) if class_names else None
@@ -71,7 +74,7 @@ def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="fl
             return resample_batch(skeleton[None], config.frames, eval_crop_ratio)[0]
 
         with tf.control_dependencies([tf.debugging.Assert(tf.size(serialized) > 0, [
-                "examples is empty: send at least one serialized tf.train.Example (data_pipeline/records.py)"])]):
+                "examples is empty: send at least one serialized tf.train.Example (slnl_tf/data/records.py)"])]):
             serialized = tf.identity(serialized)
         clips = tf.map_fn(one, serialized, fn_output_signature=tf.TensorSpec(clip_shape, tf.float32))
         return predict(clips, 1.0)
@@ -98,7 +101,7 @@ def export(model, config, export_dir, *, eval_crop_ratio=0.95, storage_dtype="fl
 def main(argv):
     from absl import app, flags
 
-    from data_pipeline import input as data_input
+    from slnl_tf.data import input as data_input
     from slnl_tf import flags as project_flags
     from slnl_tf.training import restore_for_inference
 
@@ -130,7 +133,8 @@ def main(argv):
     print(f"exported {checkpoint} -> {FLAGS.export_dir} (signatures: serving_default, serve_examples)")
 
 
-if __name__ == "__main__":
+def cli():
+    """The command line (console script and `python -m`)."""
     from absl import flags
 
     from slnl_tf import flags as project_flags
@@ -138,4 +142,8 @@ if __name__ == "__main__":
     project_flags.define_training_flags()
     flags.DEFINE_string("checkpoint", None, "a .keras model, a .weights.h5 checkpoint or a checkpoint directory "
                                             "(default: <model_dir>/best.keras, else its latest checkpoint)")
-    project_flags.run(main, project_flags)
+    project_flags.run(main, project_flags, positional_run=True)
+
+
+if __name__ == "__main__":
+    cli()

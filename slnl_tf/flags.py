@@ -9,6 +9,8 @@ from absl import flags
 from slnl_tf.config import PRESETS, ModelConfig
 
 FLAGS = flags.FLAGS
+# The flagfiles shipped with the package (`configs/` in a checkout links here).
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 
 _DEFINE_BY_TYPE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
                    bool: flags.DEFINE_bool, tuple: flags.DEFINE_list}
@@ -93,8 +95,10 @@ def define_training_flags():
     if "model_dir" in FLAGS:
         return
     define_model_flags()
+    flags.DEFINE_string("config", None, f"a shipped flagfile by name, from any directory ({', '.join(config_names())}); "
+                                        "the same as --flagfile=configs/NAME.flags in a checkout")
     flags.DEFINE_string("model_dir", None, "checkpoints, resolved.flags, TensorBoard logs and evaluation go here")
-    flags.DEFINE_string("data_dir", None, "a dataset built by `python -m data_pipeline.build` (has manifest.json)")
+    flags.DEFINE_string("data_dir", None, "a dataset built by `python -m slnl_tf.data.build` (has manifest.json)")
     flags.DEFINE_bool("generate_synthetic_data", False,
                       "if --data_dir is not built yet, write a synthetic NTU-format raw dataset and build it")
     flags.DEFINE_integer("synthetic_clips", 1000, "clips in the generated synthetic dataset", lower_bound=10)
@@ -195,16 +199,82 @@ def resolved_flagfile(config, training_flag_names=TRAINING_FLAGS):
 HELP_ARGUMENTS = ("--help", "-h", "-?", "--helpshort")
 
 
-def run(main, *key_modules):
+def config_names():
+    """The names `--config` takes: the shipped flagfiles without `.flags`, e.g. ablation/loss_ce."""
+    names = []
+    for directory, _, files in os.walk(CONFIG_DIR):
+        names += [os.path.relpath(os.path.join(directory, name), CONFIG_DIR)[: -len(".flags")]
+                  for name in files if name.endswith(".flags")]
+    return sorted(names)
+
+
+def _config_arguments(name):
+    """The arguments of the shipped flagfile `name`; a nested `--flagfile=configs/...` names a
+    shipped file too, so that a config works from any directory."""
+    name = name.removesuffix(".flags")
+    if name not in config_names():
+        raise ValueError(f"--config={name}: no such config (the configs: {', '.join(config_names())})")
+    arguments = []
+    with open(os.path.join(CONFIG_DIR, f"{name}.flags")) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith(("#", "//")):
+                continue
+            if line.startswith("--flagfile=configs/"):
+                arguments += _config_arguments(line[len("--flagfile=configs/"):])
+            else:
+                arguments.append(line)
+    return arguments
+
+
+def expand_config_flags(argv):
+    """`argv` with each `--config=NAME` replaced by the arguments of the shipped flagfile
+    (absl's own `--flagfile` reads paths relative to the working directory)."""
+    expanded = []
+    for argument in argv:
+        if argument.startswith("--config="):
+            expanded += _config_arguments(argument[len("--config="):])
+        else:
+            expanded.append(argument)
+    return expanded
+
+
+def run_and_checkpoint_arguments(argv):
+    """`argv` with the leading positional `RUN [CHECKPOINT]` of evaluate and export (the
+    field's `test CONFIG CHECKPOINT`) turned into flags that later flags override: RUN is a
+    model_dir holding resolved.flags, or a flagfile; CHECKPOINT a .keras model or checkpoint."""
+    positional = []
+    while len(positional) < 2 and len(argv) > len(positional) and not argv[len(positional)].startswith("-"):
+        positional.append(argv[len(positional)])
+    if not positional:
+        return argv
+    run_path, checkpoint = positional[0], positional[1:]
+    flagfile = os.path.join(run_path, "resolved.flags") if os.path.isdir(run_path) else run_path
+    if not os.path.isfile(flagfile):
+        raise ValueError(f"{run_path}: neither a run's model_dir (with resolved.flags) nor a flagfile")
+    return [f"--flagfile={flagfile}", *(f"--checkpoint={c}" for c in checkpoint), *argv[len(positional):]]
+
+
+def run(main, *key_modules, positional_run=False):
     """absl's `app.run(main)` for the project's commands. `--help` prints the command's
     documentation and its own flags (the main module's and those of `key_modules`, e.g. this
     module for the model and training flags) and exits 0 (absl lists none of a module's flags
-    and exits 1); a usage error prints one line naming the problem instead of the whole help."""
+    and exits 1); a usage error prints one line naming the problem instead of the whole help.
+    `--config=NAME` reads a shipped config; with `positional_run`, `RUN [CHECKPOINT]` may lead."""
     from absl import app
 
-    for module in key_modules:
-        # absl's help lists the flags it keys to sys.argv[0] (the main module's name for it).
-        for flag in FLAGS.get_key_flags_for_module(module.__name__):
+    try:
+        if positional_run:
+            sys.argv[1:] = run_and_checkpoint_arguments(sys.argv[1:])
+        sys.argv[1:] = expand_config_flags(sys.argv[1:])
+    except ValueError as error:
+        sys.exit(f"{os.path.basename(sys.argv[0])}: {error}")
+    if main.__module__ != "__main__":  # a console script: absl's help prints __main__'s documentation
+        sys.modules["__main__"].__doc__ = sys.modules[main.__module__].__doc__
+    # absl's help lists the flags it keys to sys.argv[0] (its name for the main module); a
+    # console script's main function lives in a module of another name.
+    for module_name in {main.__module__, *(module.__name__ for module in key_modules)} - {"__main__"}:
+        for flag in FLAGS.get_key_flags_for_module(module_name):
             FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     if any(argument in HELP_ARGUMENTS for argument in sys.argv[1:]):
         app.usage(shorthelp=True, writeto_stdout=True, exitcode=0)

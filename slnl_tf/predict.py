@@ -4,7 +4,7 @@
 
 Files: raw NTU `.skeleton` (any name), Kinetics-skeleton `.json`, `.npy` `(C, T, V, M)` or
 `(N, C, T, V, M)`; each is prepared as the model's training data was (the export's
-`assets.extra/slnl_input.json`, see data_pipeline/clip_files.py) and sent whole to the
+`assets.extra/slnl_input.json`, see slnl_tf/data/clip_files.py) and sent whole to the
 `serving_default` signature, which samples it to the model's frame count. Prints the top
 classes with names and scores, or with `--json` one JSON document. A file that cannot be
 classified (wrong joint count, NaN, no frames, unknown kind) is reported with the reason and
@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 
-from data_pipeline import clip_files
-from data_pipeline.sample import SampleError
+from slnl_tf.data import clip_files
+from slnl_tf.data.sample import SampleError
 
 
 def top_classes(probabilities, class_names, k):
@@ -104,7 +104,8 @@ def main(argv):
         sys.exit(1)
 
 
-if __name__ == "__main__":
+def cli():
+    """The command line (console script and `python -m`)."""
     from absl import flags
 
     from slnl_tf import flags as project_flags
@@ -113,3 +114,7 @@ if __name__ == "__main__":
     flags.DEFINE_integer("top_k", 5, "classes to print per clip", lower_bound=1)
     flags.DEFINE_bool("json", False, "print one JSON document instead of lines")
     project_flags.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -18,7 +18,7 @@ import urllib.request
 
 import numpy as np
 
-from data_pipeline import clip_files
+from slnl_tf.data import clip_files
 
 
 def clips_request(clip):
@@ -30,7 +30,7 @@ def clips_request(clip):
 
 
 def examples_request(serialized_examples):
-    """The predict body for serialized tf.train.Example records (data_pipeline/records.py)."""
+    """The predict body for serialized tf.train.Example records (slnl_tf/data/records.py)."""
     return {"signature_name": "serve_examples",
             "inputs": {"examples": [{"b64": base64.b64encode(e).decode("ascii")} for e in serialized_examples]}}
 
@@ -114,7 +114,8 @@ def main(argv):
         sys.exit(1)
 
 
-if __name__ == "__main__":
+def cli():
+    """The command line (console script and `python -m`)."""
     from absl import flags
 
     from slnl_tf import flags as project_flags
@@ -125,3 +126,7 @@ if __name__ == "__main__":
     flags.DEFINE_integer("top_k", 5, "classes to print per clip", lower_bound=1)
     flags.DEFINE_bool("json", False, "print one JSON document instead of lines")
     project_flags.run(main)
+
+
+if __name__ == "__main__":
+    cli()

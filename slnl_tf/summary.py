@@ -48,5 +48,10 @@ def main(argv):
             _row(label, variant)
 
 
-if __name__ == "__main__":
+def cli():
+    """The command line (console script and `python -m`)."""
     project_flags.run(main, project_flags)
+
+
+if __name__ == "__main__":
+    cli()

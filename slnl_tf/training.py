@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data_pipeline import input as data_input
+from slnl_tf.data import input as data_input
 from slnl_tf import optimizers
 from slnl_tf.config import ModelConfig
 from slnl_tf.flags import distribution_problem

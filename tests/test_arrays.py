@@ -3,8 +3,8 @@ import pickle
 import numpy as np
 import pytest
 
-from data_pipeline import arrays
-from data_pipeline.sample import Sample, SampleError
+from slnl_tf.data import arrays
+from slnl_tf.data.sample import Sample, SampleError
 from shared_data import real_files
 
 NPY_FILES = real_files("**/*.npy")

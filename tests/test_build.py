@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import build, ntu, records, sources
+from slnl_tf.data import build, ntu, records, sources
 from shared_data import SHARED_DATA, real_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,14 +98,14 @@ def _build_ntu(raw, out, lines, **options):
 
 def _records_read_by_training(out, split):
     """Clip names as the training input reads them (the shards the manifest lists)."""
-    from data_pipeline import input as data_input
+    from slnl_tf.data import input as data_input
 
     batches = data_input.make_dataset(str(out), split, batch_size=1, frames=4, training=False, keep_names=True)
     return sorted(name.decode() for batch in batches for name in batch["name"].numpy())
 
 
 def test_a_rebuild_with_other_options_rewrites_what_they_change(tmp_path):
-    from data_pipeline.preprocess import Preprocessing
+    from slnl_tf.data.preprocess import Preprocessing
 
     _write_ntu_dir(tmp_path / "raw", np.random.default_rng(2))
     out, lines = tmp_path / "out", []
@@ -178,7 +178,7 @@ def test_a_build_stopped_half_way_leaves_no_manifest(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         _build_ntu(tmp_path / "raw", out, [], storage_dtype="float32")
     assert not (out / "manifest.json").exists()
-    from data_pipeline import input as data_input
+    from slnl_tf.data import input as data_input
 
     with pytest.raises(FileNotFoundError, match="not a built dataset"):
         data_input.make_dataset(str(out), "train", batch_size=1, frames=4, training=False)
@@ -203,8 +203,9 @@ def test_kinetics_build_from_the_real_clips(tmp_path):
     names = tuple(sources.kinetics.read_label_names(SHARED_DATA / "kinetics" / "label_name.txt"))
     manifest = build.build(sources.KineticsSource(str(tmp_path / "raw"), names), str(tmp_path / "out"),
                            storage_dtype="float32", progress=False, log=lambda _: None)
-    assert manifest["splits"]["val"]["written"] == len(clips) - 1 and manifest["skipped"] == 1
-    written = _read_records(tmp_path / "out", "val", "float32")
+    # Kinetics' `val` is the split every paper scores: the records' `test`.
+    assert manifest["splits"]["test"]["written"] == len(clips) - 1 and manifest["skipped"] == 1
+    written = _read_records(tmp_path / "out", "test", "float32")
     for clip in clips[1:]:
         expected = sources.kinetics.read_sample(clip, list(names))
         np.testing.assert_array_equal(written[clip.stem]["skeleton"].numpy(), expected.data)
@@ -223,8 +224,8 @@ def test_npy_build_from_the_real_arrays(tmp_path):
         pickle.dump(([f"clip{i}.skeleton" for i in range(count)], list(range(count))), f)
     manifest = build.build(sources.NpySource(str(raw)), str(tmp_path / "out"), storage_dtype="float32",
                            progress=False, log=lambda _: None)
-    assert manifest["written"] == count
-    written = _read_records(tmp_path / "out", "val", "float32")
+    assert manifest["written"] == count and list(manifest["splits"]) == ["test"]
+    written = _read_records(tmp_path / "out", "test", "float32")
     clips = np.load(arrays_found[0])
     for i in range(count):
         frames = int(written[f"clip{i}"]["frames"])
@@ -313,7 +314,7 @@ def test_bad_samples_csv_rows_are_skipped_naming_the_line_and_nothing_leaves_the
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "data_pipeline.build", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "slnl_tf.data.build", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -378,12 +379,12 @@ def test_pyskl_build_with_split_prefix(tmp_path):
         pickle.dump({"split": split, "annotations": annotations}, f)
     manifest = build.build(sources.PysklSource(str(tmp_path / "anno.pkl"), "xsub"), str(tmp_path / "out"),
                            storage_dtype="float32", progress=False, log=lambda _: None)
-    assert manifest["splits"]["train"]["written"] == 2 and manifest["splits"]["val"]["written"] == 1
+    assert manifest["splits"]["train"]["written"] == 2 and manifest["splits"]["test"]["written"] == 1
     assert manifest["skipped"] == 2 and manifest["layout"]["joints"] == 25
     skipped = (tmp_path / "out" / "skipped.txt").read_text()
     assert "in no 'xsub*' split" in skipped and "non-finite" in skipped
-    val = _read_records(tmp_path / "out", "val", "float32")["v2"]["skeleton"].numpy()
-    np.testing.assert_allclose(val[..., 0], annotations[2]["keypoint"][0].transpose(2, 0, 1), rtol=1e-6)
+    test = _read_records(tmp_path / "out", "test", "float32")["v2"]["skeleton"].numpy()
+    np.testing.assert_allclose(test[..., 0], annotations[2]["keypoint"][0].transpose(2, 0, 1), rtol=1e-6)
 
 
 def test_cli_rejects_missing_label_names_and_bad_layout(tmp_path):

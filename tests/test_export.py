@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import build, input as data_input, records, sources, synthetic
-from data_pipeline.sample import Sample
+from slnl_tf.data import build, input as data_input, records, sources, synthetic
+from slnl_tf.data.sample import Sample
 from slnl_tf import export, training
 from slnl_tf.model import OUTPUTS, build_model
 from tiny_config import TINY
@@ -93,7 +93,7 @@ def test_export_round_trip_in_a_fresh_process(exported, tmp_path):
 
 
 def test_serving_window_is_the_evaluation_window_for_every_length():
-    from data_pipeline import ops
+    from slnl_tf.data import ops
 
     rng = np.random.default_rng(1)
     for frames in range(1, 121):  # window offsets up to 3, where floor and round differ

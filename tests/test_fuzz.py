@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from data_pipeline import arrays, build, clip_files, custom, kinetics, ntu, nwucla, records, sbu, sources
-from data_pipeline.sample import SampleError
+from slnl_tf.data import arrays, build, clip_files, custom, kinetics, ntu, nwucla, records, sbu, sources
+from slnl_tf.data.sample import SampleError
 from shared_data import real_files
 
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))

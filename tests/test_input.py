@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import build, input as data_input, sources
-from data_pipeline.sample import Sample
+from slnl_tf.data import build, input as data_input, sources
+from slnl_tf.data.sample import Sample
 
 
 class _ListSource:
@@ -81,7 +81,7 @@ def test_input_context_gives_each_pipeline_its_own_shards(records_dir):
 
 
 def test_missing_records_name_the_build_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m data_pipeline.build"):
+    with pytest.raises(FileNotFoundError, match="python -m slnl_tf.data.build"):
         data_input.make_dataset(str(tmp_path), "train", batch_size=2, frames=8, training=True)
     with pytest.raises(FileNotFoundError, match="no split 'val'"):
         data_input.make_dataset(_records(tmp_path), "val", batch_size=2, frames=8, training=True)
@@ -92,7 +92,7 @@ def test_a_truncated_or_damaged_shard_or_manifest_is_named_with_the_rebuild_comm
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     manifest["options"].update(dataset="ntu60", benchmark="ntu60_xsub", raw_dir="/data/raw")
     (tmp_path / "r" / "manifest.json").write_text(json.dumps(manifest))
-    command = f"python -m data_pipeline.build --dataset=ntu60 --benchmark=ntu60_xsub --raw_dir=/data/raw --out_dir={tmp_path}"
+    command = f"python -m slnl_tf.data.build --dataset=ntu60 --benchmark=ntu60_xsub --raw_dir=/data/raw --out_dir={tmp_path}"
     shard = tmp_path / "r" / manifest["splits"]["train"]["shards"][0]
     whole = shard.read_bytes()
     shard.write_bytes(whole[:-7])

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from data_pipeline import kinetics
-from data_pipeline.sample import SampleError
+from slnl_tf.data import kinetics
+from slnl_tf.data.sample import SampleError
 from shared_data import SHARED_DATA, real_files
 
 JSON_FILES = real_files("kinetics/json/*.json")
@@ -102,7 +102,7 @@ def test_a_null_skeleton_is_a_frame_without_persons(tmp_path):
     ("[1, 2]", "this holds a list"),
 ])
 def test_a_malformed_label_file_stops_the_build_naming_it(tmp_path, label_file, problem):
-    from data_pipeline import sources
+    from slnl_tf.data import sources
 
     (tmp_path / "kinetics_val").mkdir()
     (tmp_path / "kinetics_val" / "a.json").write_text(json.dumps(_clip([])))
@@ -113,7 +113,7 @@ def test_a_malformed_label_file_stops_the_build_naming_it(tmp_path, label_file, 
 
 
 def test_a_label_file_entry_without_an_integer_index_skips_that_clip(tmp_path):
-    from data_pipeline import sources
+    from slnl_tf.data import sources
 
     (tmp_path / "kinetics_val").mkdir()
     for name in ("a", "b", "c"):

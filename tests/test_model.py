@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import synthetic
+from slnl_tf.data import synthetic
 from slnl_tf import losses, training
 from slnl_tf.config import NUM_STAGES, PRESETS, ModelConfig
 from slnl_tf.layers import FrequencyAttention, SLnLBlock

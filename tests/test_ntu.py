@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from data_pipeline import ntu
-from data_pipeline.sample import SampleError
+from slnl_tf.data import ntu
+from slnl_tf.data.sample import SampleError
 from shared_data import real_files
 
 RAW_FILES = real_files("ntu/raw/*.skeleton")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import ops
+from slnl_tf.data import ops
 
 
 def _features(frames=20, channels=3, seed=0):

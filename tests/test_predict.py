@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import clip_files, ntu, records, synthetic
-from data_pipeline.sample import Sample
+from slnl_tf.data import clip_files, ntu, records, synthetic
+from slnl_tf.data.sample import Sample
 from slnl_tf import export, predict, serving_client
 from slnl_tf.model import OUTPUTS, build_model
 from shared_data import real_files

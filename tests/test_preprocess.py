@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from data_pipeline.preprocess import LANDMARKS, Preprocessing, normalize_view
-from data_pipeline.ntu import SHOULDER_JOINTS, SPINE_JOINT
+from slnl_tf.data.preprocess import LANDMARKS, Preprocessing, normalize_view
+from slnl_tf.data.ntu import SHOULDER_JOINTS, SPINE_JOINT
 
 
 def _clip(rng, frames=6):
@@ -32,7 +32,7 @@ def test_distances_are_kept_and_absent_persons_stay_zero():
 
 
 def test_opposite_directions_are_turned_by_a_proper_rotation():
-    from data_pipeline.preprocess import rotation_between
+    from slnl_tf.data.preprocess import rotation_between
 
     for vector, target in (([0.0, 0.0, -2.0], [0.0, 0.0, 1.0]), ([-1.0, 0.0, 0.0], [1.0, 0.0, 0.0])):
         vector, target = np.array(vector), np.array(target)

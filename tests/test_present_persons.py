@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import synthetic
+from slnl_tf.data import synthetic
 from slnl_tf.model import OUTPUTS, build_model
 from slnl_tf.model_cost import flops_per_clip
 from slnl_tf.present_persons import PresentPersonsModel

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import records
-from data_pipeline.sample import Sample
+from slnl_tf.data import records
+from slnl_tf.data.sample import Sample
 
 
 def _sample():

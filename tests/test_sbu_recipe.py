@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data_pipeline import build, sbu, sources
+from slnl_tf.data import build, sbu, sources
 from shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_pipeline import build, nwucla, records, sbu, sources, splits
+from slnl_tf.data import build, nwucla, records, sbu, sources, splits
 from shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def test_nwucla_reader_and_cross_view_protocol_on_written_files(tmp_path):
 
 
 def test_ntu_format_with_a_protocol_of_its_own(tmp_path):
-    from data_pipeline import ntu
+    from slnl_tf.data import ntu
 
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -145,7 +145,7 @@ def test_ntu_format_with_a_protocol_of_its_own(tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "data_pipeline.build", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "slnl_tf.data.build", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -208,7 +208,7 @@ def test_cli_names_bad_protocol_flags(tmp_path):
 def test_predict_prepares_a_raw_file_as_the_build_wrote_its_record(tmp_path):
     # The build records its preprocessing in the manifest; predict and the serving client
     # apply it to a raw file exactly as the build did before writing the record trained on.
-    from data_pipeline import clip_files
+    from slnl_tf.data import clip_files
 
     takes = sorted((SHARED_DATA / "sbu").glob(f"*/*/*/{sbu.FILE_NAME}"))
     cwbg = sorted((SHARED_DATA / "cwbg").glob("*.skeleton"))

@@ -14,7 +14,7 @@ import itertools
 
 import pytest
 
-from data_pipeline import ntu, splits
+from slnl_tf.data import ntu, splits
 from shared_data import SHARED_DATA
 
 MISSING = {

@@ -1,6 +1,6 @@
 import numpy as np
 
-from data_pipeline import synthetic
+from slnl_tf.data import synthetic
 
 
 def test_shapes_balance_and_absent_persons():
@@ -32,7 +32,7 @@ def test_same_seed_same_data():
 def test_raw_dataset_round_trips_through_the_ntu_reader(tmp_path):
     import glob
 
-    from data_pipeline import ntu, splits
+    from slnl_tf.data import ntu, splits
 
     synthetic.write_raw_dataset(str(tmp_path), 90, 6, frames=20, seed=1, log=lambda _: None)
     files = sorted(glob.glob(str(tmp_path / "*.skeleton")))

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from data_pipeline import build, sources, synthetic
+from slnl_tf.data import build, sources, synthetic
 from slnl_tf import evaluate, flags as project_flags, training
 from slnl_tf.model import OUTPUTS
 from tiny_config import TINY
@@ -61,7 +61,7 @@ def test_flagfiles_parse_and_their_models_train(records):
     # tiny generated records, and the first of each optimizer and schedule a second one (an
     # eager step is ~1 s here; 36 steps were two thirds of this test). The full training
     # loop is covered by the tests below.
-    from data_pipeline import input as data_input
+    from slnl_tf.data import input as data_input
 
     project_flags.define_training_flags()
     assert len(FLAGFILES) >= 25

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from data_pipeline import ops, preprocess, records
+from slnl_tf.data import ops, preprocess, records
 
 
 def rebuild_command(records_dir, manifest=None):
@@ -15,9 +15,9 @@ def rebuild_command(records_dir, manifest=None):
         return f"rm -r {records_dir} && python train_main.py --generate_synthetic_data --data_dir={records_dir} ..."
     if options.get("dataset") and options.get("raw_dir"):
         benchmark = f" --benchmark={options['benchmark']}" if options.get("benchmark") else ""
-        return (f"python -m data_pipeline.build --dataset={options['dataset']}{benchmark} "
+        return (f"python -m slnl_tf.data.build --dataset={options['dataset']}{benchmark} "
                 f"--raw_dir={options['raw_dir']} --out_dir={os.path.dirname(os.path.abspath(records_dir))}")
-    return "python -m data_pipeline.build --dataset=... --raw_dir=... --out_dir=..."
+    return "python -m slnl_tf.data.build --dataset=... --raw_dir=... --out_dir=..."
 
 
 def read_manifest(records_dir):

@@ -4,7 +4,7 @@ Prediction and the serving client read a user's file here: a raw NTU-format `.sk
 file (any name), a Kinetics-skeleton or NW-UCLA `.json` clip, an SBU `skeleton_pos.txt`, or
 a `.npy` array `(C, T, V, M)` or `(N, C, T, V, M)` (trailing all-zero frames dropped, as
 the converter does). The preparation (NTU body selection, the preprocessing of
-data_pipeline/preprocess.py) comes from the dataset's manifest, which the export copies as
+slnl_tf/data/preprocess.py) comes from the dataset's manifest, which the export copies as
 `assets.extra/slnl_input.json` (`input_spec`), so a clip is prepared exactly as the records
 the model was trained on.
 """
@@ -13,9 +13,9 @@ import os
 
 import numpy as np
 
-from data_pipeline import arrays, kinetics, ntu, nwucla, sbu
-from data_pipeline.preprocess import Preprocessing, two_stream_agcn
-from data_pipeline.sample import PREPROCESSING_OVERFLOW, SampleError, check_finite, finite_float32
+from slnl_tf.data import arrays, kinetics, ntu, nwucla, sbu
+from slnl_tf.data.preprocess import Preprocessing, two_stream_agcn
+from slnl_tf.data.sample import PREPROCESSING_OVERFLOW, SampleError, check_finite, finite_float32
 
 SPEC_FILE = os.path.join("assets.extra", "slnl_input.json")
 SUFFIXES = (".skeleton", ".json", ".txt", ".npy")

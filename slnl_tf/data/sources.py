@@ -10,8 +10,8 @@ import functools
 import glob
 import os
 
-from data_pipeline import arrays, custom, kinetics, ntu, nwucla, preprocess, sbu, splits
-from data_pipeline.sample import SampleError
+from slnl_tf.data import arrays, custom, kinetics, ntu, nwucla, preprocess, sbu, splits
+from slnl_tf.data.sample import SampleError
 
 NTU60_LABEL_COUNT = 60
 DATASET_CLASSES = {"cwbg_xsub": 15}  # named benchmarks of NTU-format data that is not NTU
@@ -203,7 +203,7 @@ class KineticsSource:
         items, skips = [], []
         for directory in sorted(glob.glob(os.path.join(self.raw_dir, "*", ""))):
             folder = os.path.basename(os.path.dirname(directory))
-            split = folder.replace("kinetics_", "")
+            split = split_of_release(folder.replace("kinetics_", ""))
             label_file = os.path.join(self.raw_dir, f"{folder}_label.json")
             info = kinetics.read_label_file(label_file) if os.path.exists(label_file) else {}
             for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
@@ -224,6 +224,13 @@ class KineticsSource:
     def read(self, item):
         label = item.label if item.label >= 0 else None
         return kinetics.read_sample(item.where, list(self.label_names) or None, label=label)
+
+
+def split_of_release(name):
+    """The record split of a released split name: Kinetics-skeleton, the ST-GCN / 2s-AGCN
+    arrays and PYSKL call their evaluation split `val`, which every paper scores as the test
+    set; here `val` is held out from training to choose checkpoints, so theirs is `test`."""
+    return "test" if name == "val" else name
 
 
 _LOADED_ARRAYS = {}  # per worker process: path -> memory-mapped array
@@ -258,7 +265,8 @@ class NpySource:
             count = len(arrays.load_npy(data_file))
             if count != len(names):
                 raise SampleError(data_file, f"{count} clips but {len(names)} names in {label_file}")
-            items += [Item(split, n, data_file, i, l) for i, (n, l) in enumerate(zip(names, labels))]
+            items += [Item(split_of_release(split), n, data_file, i, l)
+                      for i, (n, l) in enumerate(zip(names, labels))]
         if not items:
             raise FileNotFoundError(f"no *_label.pkl with its data .npy under --raw_dir {self.raw_dir!r}")
         return items, []
@@ -273,7 +281,7 @@ class NpySource:
 
 @dataclasses.dataclass(frozen=True)
 class CustomSource:
-    """The documented own-data schema (see data_pipeline/custom.py and README)."""
+    """The documented own-data schema (see slnl_tf/data/custom.py and README)."""
 
     raw_dir: str
 
@@ -340,7 +348,7 @@ class PysklSource:
             if not chosen:
                 skips.append((f"{self.raw_dir}[{index}] ({name})", f"in no '{self.split_prefix}*' split"))
                 continue
-            items += [Item(split, name, f"{self.raw_dir}[{index}]", index) for split in chosen]
+            items += [Item(split_of_release(split), name, f"{self.raw_dir}[{index}]", index) for split in chosen]
         return items, skips
 
     def read(self, item):

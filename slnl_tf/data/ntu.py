@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from data_pipeline.sample import Sample, SampleError, finite_float32
+from slnl_tf.data.sample import Sample, SampleError, finite_float32
 
 NUM_JOINTS = 25
 BODY_INFO_VALUES = 10

@@ -16,9 +16,9 @@ import re
 
 import numpy as np
 
-from data_pipeline import arrays
-from data_pipeline.preprocess import default_channel_names
-from data_pipeline.sample import Sample, SampleError, finite_float32
+from slnl_tf.data import arrays
+from slnl_tf.data.preprocess import default_channel_names
+from slnl_tf.data.sample import Sample, SampleError, finite_float32
 
 
 MAX_JOINTS, MAX_CHANNELS = 1024, 64  # far beyond any skeleton layout: a larger value is a damaged file

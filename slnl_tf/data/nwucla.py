@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from data_pipeline.sample import Sample, SampleError, finite_float32
+from slnl_tf.data.sample import Sample, SampleError, finite_float32
 
 ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 CLASS_NAMES = ("pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down",

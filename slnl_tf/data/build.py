@@ -1,17 +1,17 @@
 """Converts a skeleton dataset into sharded TFRecords plus a manifest, in one command.
 
-    python -m data_pipeline.build --dataset=ntu60 --benchmark=ntu60_xsub \\
+    python -m slnl_tf.data.build --dataset=ntu60 --benchmark=ntu60_xsub \\
         --raw_dir=/data/nturgb+d_skeletons --out_dir=/data/records \\
         [--ignore_list=ntu60_samples_with_missing_skeletons.txt] [--normalize]
-    python -m data_pipeline.build --dataset=kinetics --raw_dir=/data/kinetics-skeleton \\
+    python -m slnl_tf.data.build --dataset=kinetics --raw_dir=/data/kinetics-skeleton \\
         --label_names=label_name.txt --out_dir=/data/records
-    python -m data_pipeline.build --dataset=npy --raw_dir=/data/ntu60_xsub_arrays --out_dir=...
-    python -m data_pipeline.build --dataset=pyskl --raw_dir=/data/ntu60_3danno.pkl --out_dir=...
-    python -m data_pipeline.build --dataset=custom --raw_dir=/data/my_data --out_dir=...
-    python -m data_pipeline.build --dataset=sbu --benchmark=sbu_fold1 --raw_dir=/data/sbu --out_dir=...
-    python -m data_pipeline.build --dataset=nwucla --raw_dir=/data/NW-UCLA/all_sqe --out_dir=...
-    python -m data_pipeline.build --dataset=ntu_format --benchmark=cwbg_xsub --raw_dir=/data/cwbg --out_dir=...
-    python -m data_pipeline.build --dataset=ntu_format --train_performers=1-21 --num_classes=15 ...
+    python -m slnl_tf.data.build --dataset=npy --raw_dir=/data/ntu60_xsub_arrays --out_dir=...
+    python -m slnl_tf.data.build --dataset=pyskl --raw_dir=/data/ntu60_3danno.pkl --out_dir=...
+    python -m slnl_tf.data.build --dataset=custom --raw_dir=/data/my_data --out_dir=...
+    python -m slnl_tf.data.build --dataset=sbu --benchmark=sbu_fold1 --raw_dir=/data/sbu --out_dir=...
+    python -m slnl_tf.data.build --dataset=nwucla --raw_dir=/data/NW-UCLA/all_sqe --out_dir=...
+    python -m slnl_tf.data.build --dataset=ntu_format --benchmark=cwbg_xsub --raw_dir=/data/cwbg --out_dir=...
+    python -m slnl_tf.data.build --dataset=ntu_format --train_performers=1-21 --num_classes=15 ...
 
 Records go to `<out_dir>/<name>/{split}-NNNNN-of-NNNNN.tfrecord` (name: the benchmark or
 the dataset) with `manifest.json` beside them. Work is spread over `--workers` processes
@@ -33,9 +33,9 @@ import time
 
 import numpy as np
 
-from data_pipeline import preprocess, records, sources, splits
-from data_pipeline.preprocess import Preprocessing
-from data_pipeline.sample import PREPROCESSING_OVERFLOW, SampleError
+from slnl_tf.data import preprocess, records, sources, splits
+from slnl_tf.data.preprocess import Preprocessing
+from slnl_tf.data.sample import PREPROCESSING_OVERFLOW, SampleError
 
 DATASETS = ("ntu60", "ntu120", "ntu_format", "sbu", "nwucla", "kinetics", "npy", "pyskl", "custom")
 
@@ -147,7 +147,7 @@ def plan_shards(items, out_dir, files_per_shard):
 def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files_per_shard=1000, workers=2,
           options=None, class_names=None, preprocessing=None, progress=True, log=print):
     """Converts `source` into records under `out_dir`, each clip passed through
-    `preprocessing` (a data_pipeline.preprocess.Preprocessing) first; returns the manifest dict."""
+    `preprocessing` (a slnl_tf.data.preprocess.Preprocessing) first; returns the manifest dict."""
     from tqdm import tqdm
 
     from slnl_tf import __version__
@@ -227,7 +227,7 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
     written = sum(s["written"] for s in split_summaries.values())
     manifest = {
         "project_version": __version__,
-        "format": "slnl_tf tf.train.Example v1 (data_pipeline/records.py)",
+        "format": "slnl_tf tf.train.Example v1 (slnl_tf/data/records.py)",
         "storage_dtype": storage_dtype,
         "layout": preprocessing.output_layout(source.layout),
         "num_classes": source.num_classes,
@@ -430,8 +430,8 @@ def main(argv):
 def define_flags():
     from absl import flags
 
-    from data_pipeline.ntu import BODY_SELECTIONS
-    from data_pipeline.preprocess import CENTERS, SCALES
+    from slnl_tf.data.ntu import BODY_SELECTIONS
+    from slnl_tf.data.preprocess import CENTERS, SCALES
 
     flags.DEFINE_enum("dataset", None, DATASETS, "what --raw_dir holds")
     flags.DEFINE_string("raw_dir", None, "the dataset's files (see the module docstring per dataset)")
@@ -469,8 +469,13 @@ def define_flags():
     flags.mark_flags_as_required(["dataset", "raw_dir", "out_dir"])
 
 
-if __name__ == "__main__":
+def cli():
+    """The command line (console script and `python -m`)."""
     from slnl_tf import flags as project_flags
 
     define_flags()
     project_flags.run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -4,8 +4,8 @@ import tokenize
 
 import numpy as np
 
-from data_pipeline import preprocess
-from data_pipeline.sample import Sample, SampleError, finite_float32
+from slnl_tf.data import preprocess
+from slnl_tf.data.sample import Sample, SampleError, finite_float32
 
 
 def valid_frames(data):

@@ -63,7 +63,7 @@ def write_raw_dataset(directory, num_clips, num_classes, frames, seed=0, log=pri
     """Writes clips as NTU `.skeleton` files with unique names (class c = action c + 1,
     balanced); clip lengths vary from 0.75 to 1.5 x `frames` so that temporal sampling
     has work to do."""
-    from data_pipeline import ntu
+    from slnl_tf.data import ntu
 
     if not 1 <= num_classes <= 60:
         raise ValueError(f"the synthetic NTU-format dataset has 1 to 60 classes, got {num_classes}")

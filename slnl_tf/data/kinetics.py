@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from data_pipeline.sample import Sample, SampleError, check_finite, finite_float32
+from slnl_tf.data.sample import Sample, SampleError, check_finite, finite_float32
 
 NUM_JOINTS = 18
 PERSONS_READ = 5  # ST-GCN reads up to 5 persons per frame before ranking

@@ -5,13 +5,13 @@ performers), 8 classes `01`-`08`, one CSV line a frame: the frame number, then p
 15 joints x, y, z, then person 2's (91 values). Coordinates are kept as the dataset ships
 them (x, y in image units, z in depth units; its readme gives x = 1280 - 2560 x',
 y = 960 - 1920 y', z = 10000 z' / 7.8125): centring and scale normalisation
-(`data_pipeline/preprocess.py`) make their offsets and units irrelevant.
+(`slnl_tf/data/preprocess.py`) make their offsets and units irrelevant.
 """
 import os
 
 import numpy as np
 
-from data_pipeline.sample import Sample, SampleError, finite_float32
+from slnl_tf.data.sample import Sample, SampleError, finite_float32
 
 NUM_JOINTS = 15
 PERSONS = 2
