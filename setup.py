@@ -24,6 +24,7 @@ setup(
         "slnl-predict = slnl_tf.predict:cli",
         "slnl-summary = slnl_tf.summary:cli",
         "slnl-serving-client = slnl_tf.serving_client:cli",
+        "slnl-visualize = slnl_tf.visualize:cli",
     ]},
     install_requires=[
         TENSORFLOW,
@@ -32,6 +33,7 @@ setup(
         "absl-py>=2.1,<3",
         "tensorboard>=2.21,<2.22",
         "tqdm>=4.66,<5",
+        "matplotlib>=3.8,<4",
     ],
     extras_require={
         # pytest 9.2's node ids undo xdist's --dist loadgroup grouping without a word

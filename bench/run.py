@@ -12,7 +12,7 @@ training (per XLA setting), layer, input and serving figures each in a fresh Pyt
 with --quick one per serving thread setting and 3 chained matmuls per matmul-rate run
 instead of 10; the serving figures all load one export):
 1. model cost: parameters and forward GFLOPs per clip (a multiply-add counts 2 FLOPs; FFT
-   5 N log2 N) of the config and every ablation variant;
+   5 N log2 N) of the config and every ablation variant (in the JSON; `slnl-summary --all_variants` prints them);
 2. machine limits: float32 matmul GFLOP/s (chained 2048 x 2048 matmuls) with this
    TensorFlow, memory GB/s (a float32 elementwise op over 512 MB), and the softmax rate
    (G elements/s, rows of 512: its exponentials are work the FLOP count leaves out);
@@ -286,9 +286,9 @@ def run(config):
         results["serving_floor_ms_batch1"] = floor
         _say(f"serving floor at batch 1: {floor['total']:.1f} ms = {floor['matmuls']:.1f} (FLOPs at the matmul rate) "
              f"+ {floor['softmax']:.1f} (attention weights at the softmax rate)")
-        # Batch 1 also with single-threaded ops, two at a time: the setting README ("Serve
-        # with TF Serving") recommends for latency, faster than the defaults at batch 1 and
-        # slower at batch 64 on this CPU (RESULTS.md).
+        # Batch 1 also with single-threaded ops, two at a time: the setting docs/serving.md
+        # recommends for latency, faster than the defaults at batch 1 and slower at batch 64
+        # on this CPU (RESULTS.md, change 7).
         # And clips with one person in their M slots, most of NTU (49 of NTU-60's 60 actions
         # are done alone): the export computes only the persons present.
         single_calls, batch_calls = (20, 3) if FLAGS.quick else (50, 8)
@@ -417,10 +417,6 @@ def markdown_table(results):
         lines += ["", "The softmax gradient written out vs autodiff's (alternating, one process):", "",
                   "| piece | ms |", "|---|---|"]
         lines += [f"| {name} | {_fmt(figure)} |" for name, figure in results["attention_gradient_ms"].items()]
-    if len(results.get("model_cost", [])) > 1:
-        lines += ["", "| variant | params | GFLOPs/clip | attention weights/clip |", "|---|---|---|---|"]
-        lines += [f"| {r['label']} | {r['params']:,} | {r['gflops_per_clip']:.3f} | "
-                  f"{r['attention_weights_per_clip'] / 1e6:.2f} M |" for r in results["model_cost"]]
     return "\n".join(lines)
 
 

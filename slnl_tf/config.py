@@ -14,7 +14,7 @@ WEIGHT_FREE_FIELDS = ("dropout", "loss", "gamma", "margin")
 class ModelConfig:
     """Everything that shapes the network and its loss. Defaults: the NTU-60 setting.
 
-    Values the paper does not state (README, "Design choices") are marked "ours".
+    Values the paper does not state (docs/design.md) are marked "ours".
     """
 
     num_classes: int = 60

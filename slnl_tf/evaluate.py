@@ -11,8 +11,9 @@ flagfile; CHECKPOINT a .keras model, a .weights.h5 checkpoint or a checkpoint di
 The fused score is the mean of the three heads' softmax probabilities. `--eval_clips=N`
 averages N windows per sample (multi-clip testing). Outputs go to
 `<model_dir>/eval_<split>/` (or --eval_dir): metrics.json, per_class.csv,
-confusion_matrix.csv, confusion_matrix.png and scores.npz (names, labels and each head's
-probabilities, so streams and runs can be fused by name, not by order).
+confusion_matrix.csv, scores.npz (names, labels and each head's probabilities, so streams
+and runs can be fused by name, not by order), and as PNG and SVG the confusion matrix,
+per-class top-1 (worst first) and the most confused pairs.
 """
 import csv
 import json
@@ -54,15 +55,18 @@ def confusion_matrix(labels, predictions, num_classes):
     return matrix
 
 
-def confusion_png(matrix, cell=None):
-    """PNG bytes of the row-normalised matrix (rows: true class), dark = high."""
-    import tensorflow as tf
+FIGURES = ("confusion_matrix", "per_class_accuracy", "top_confusions")
 
-    cell = cell or max(1, 480 // len(matrix))
-    rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    image = (255 * (1.0 - rows)).astype(np.uint8)
-    image = np.kron(image, np.ones((cell, cell), np.uint8))[..., None]
-    return tf.io.encode_png(image).numpy()
+
+def write_figures(matrix, class_names, out_dir):
+    """The confusion matrix, per-class top-1 and the most confused pairs as PNG and SVG in
+    `out_dir` (slnl_tf/plots.py); returns the PNG paths by figure name."""
+    from slnl_tf import plots
+
+    figures = {"confusion_matrix": plots.confusion_figure(matrix, class_names),
+               "per_class_accuracy": plots.per_class_accuracy_figure(matrix, class_names),
+               "top_confusions": plots.top_confusions_figure(matrix, class_names)}
+    return {name: plots.save(figure, os.path.join(out_dir, name))[0] for name, figure in figures.items()}
 
 
 def report(names, labels, scores, num_classes, class_names, out_dir, scored=None):
@@ -89,8 +93,7 @@ def report(names, labels, scores, num_classes, class_names, out_dir, scored=None
         for i in range(num_classes):
             total = int(matrix[i].sum())
             writer.writerow([i, class_names[i], total, f"{matrix[i, i] / total:.4f}" if total else ""])
-    with open(os.path.join(out_dir, "confusion_matrix.png"), "wb") as f:
-        f.write(confusion_png(matrix))
+    write_figures(matrix, class_names, out_dir)
     np.savez_compressed(os.path.join(out_dir, "scores.npz"), names=names, labels=labels,
                         **{head: values.astype(np.float32) for head, values in scores.items()})
     return metrics, matrix

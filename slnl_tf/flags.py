@@ -126,7 +126,7 @@ def define_training_flags():
     flags.DEFINE_list("scale_range", [], "training augmentation: min,max coordinate scale (empty: off)")
     flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
                       "default: one device; mirrored: all local GPUs; multi_worker: MultiWorkerMirroredStrategy "
-                      "from TF_CONFIG (several machines, see README)")
+                      "from TF_CONFIG (several machines, docs/training.md)")
     flags.DEFINE_enum("training_loop", "auto", ["auto", "fit", "custom"],
                       "fit: Keras Model.fit; custom: a strategy.run loop (the same updates and logs); auto: fit, "
                       "custom under multi_worker, where Keras 3's fit fails (keras-team/keras#20585)")
@@ -140,6 +140,9 @@ def define_training_flags():
                       "faster on NTU-60's person mix; auto = on unless jit_compile (XLA cannot compile it)")
     flags.DEFINE_string("export_dir", None, "after training, write a SavedModel for TF Serving here "
                                             "(<models>/<name>/<version>); see slnl_tf/export.py")
+    flags.DEFINE_string("init_checkpoint", None, "fine-tune: start from this .keras model or .weights.h5 checkpoint's "
+                                                 "layers where names and shapes match (a new classifier for another "
+                                                 "class count); ignored when --model_dir has checkpoints to resume")
     flags.DEFINE_integer("seed", 0, "random seed for data order, augmentation, initialisation and dropout")
     flags.DEFINE_bool("deterministic", False, "deterministic TF ops (exact reruns on CPU; slower)")
 
@@ -148,7 +151,8 @@ TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic
                   "validation_split", "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
                   "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
                   "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "strategy", "training_loop",
-                  "mixed_precision", "jit_compile", "skip_absent_persons", "export_dir", "seed", "deterministic")
+                  "mixed_precision", "jit_compile", "skip_absent_persons", "export_dir", "init_checkpoint", "seed",
+                  "deterministic")
 
 
 def distribution_problem(strategy, training_loop="auto"):
@@ -161,7 +165,7 @@ def distribution_problem(strategy, training_loop="auto"):
                 "keras-team/keras#20585); use --training_loop=auto or custom")
     if not os.environ.get("TF_CONFIG"):
         return ("--strategy=multi_worker needs the TF_CONFIG environment variable naming the cluster's workers "
-                "and this process's task (README: training on several machines)")
+                "and this process's task (docs/training.md)")
     return None
 
 

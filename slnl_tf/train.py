@@ -38,7 +38,7 @@ def _check_flags():
         raise app.UsageError(
             f"--data_dir={FLAGS.data_dir} is not a built dataset (no manifest.json): pass --data_dir=OUT_DIR/NAME, "
             "where `slnl-build ... --out_dir=OUT_DIR` wrote it (a config's --data_dir is relative to the working "
-            "directory), build it there (README, \"Train on NTU RGB+D\"), or pass --generate_synthetic_data")
+            "directory), build it there (README, \"NTU RGB+D step by step\"), or pass --generate_synthetic_data")
     problem = project_flags.distribution_problem(FLAGS.strategy, FLAGS.training_loop)
     if problem:
         raise app.UsageError(problem)
@@ -119,7 +119,8 @@ def main(argv):
         eval_crop_ratio=FLAGS.eval_crop_ratio, rotation_degrees=FLAGS.rotation_degrees,
         scale_range=tuple(float(v) for v in FLAGS.scale_range), strategy=FLAGS.strategy,
         training_loop=FLAGS.training_loop, mixed_precision=FLAGS.mixed_precision,
-        jit_compile=jit_compile, skip_absent_persons=skip_absent_persons, seed=FLAGS.seed)
+        jit_compile=jit_compile, skip_absent_persons=skip_absent_persons, seed=FLAGS.seed,
+        init_checkpoint=FLAGS.init_checkpoint)
     counts = {split: info["written"] for split, info in manifest["splits"].items()}
     print(f"data: {FLAGS.data_dir} {counts}, {config.num_classes} classes (chance {1 / config.num_classes:.1%})")
     print(f"jit_compile={options.jit_compile} ({accelerators} accelerator(s)), absent persons skipped: "
@@ -143,17 +144,19 @@ def main(argv):
     out_dir = os.path.join(FLAGS.model_dir, f"eval_{FLAGS.eval_split}")
     weights = f"the final weights (step {training.current_step(model.optimizer)}, end of the schedule)"
     try:
-        metrics, matrix = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,
+        metrics, _ = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,
                                             FLAGS.batch_size, FLAGS.eval_crop_ratio, FLAGS.eval_clips,
                                             weights=weights)
     except ValueError as error:
         raise SystemExit(f"trained, but not evaluated: {error}")
+    step = training.current_step(model.optimizer)  # the evaluation belongs to the last training step
     with tf.summary.create_file_writer(os.path.join(FLAGS.model_dir, "logs", "evaluation")).as_default():
         for name, value in metrics.items():
             if name != "samples":
-                tf.summary.scalar(f"evaluation/{name}", value, step=0)
-        png = tf.io.decode_png(evaluate.confusion_png(matrix))
-        tf.summary.image("evaluation/confusion_matrix", png[None], step=0)
+                tf.summary.scalar(f"evaluation/{name}", value, step=step)
+        for name in evaluate.FIGURES:
+            png = tf.io.decode_png(tf.io.read_file(os.path.join(out_dir, f"{name}.png")), channels=3)
+            tf.summary.image(f"evaluation/{name}", png[None], step=step)
     print(f"evaluation of {weights} on split {FLAGS.eval_split!r}:\n{evaluate.format_metrics(metrics)}")
     if FLAGS.export_dir:
         from slnl_tf.data import clip_files

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from slnl_tf.data import input as data_input
-from slnl_tf import optimizers
+from slnl_tf import optimizers, plots
 from slnl_tf.config import ModelConfig
 from slnl_tf.flags import distribution_problem
 from slnl_tf.layers import FrequencyAttention
@@ -58,7 +58,8 @@ class TrainOptions:
     jit_compile: bool = False
     skip_absent_persons: bool = False
     seed: int = 0
-    verbose: int = 2
+    init_checkpoint: str = None  # fine-tuning: a .keras model or checkpoint whose fitting layers start training
+    verbose: int = 2  # 2: one compact line per epoch (EpochLine); 1: Keras' progress bar; 0: quiet
 
 
 def make_strategy(name):
@@ -393,16 +394,48 @@ class Throughput(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
-class FrequencyMaskImages(keras.callbacks.Callback):
-    """Each epoch, writes the real and imaginary masks of every frequency-attention layer,
-    averaged over a fixed batch of clips' person slots (with skip_absent_persons, over the
-    persons present and one absent person) and over channels, as TensorBoard images:
-    rows are temporal frequencies, columns joint frequencies, zero frequency in the centre,
-    bright = kept. Shows which frequencies the model selects."""
+class EpochLine(keras.callbacks.Callback):
+    """One line per epoch: the heads' top-1 grouped (p position, v velocity, c concat),
+    validation apart, then the learning rate, the rate and the time; Keras' own line lists
+    some 30 figures in alphabetical order. Place it after Validation and Throughput."""
 
-    def __init__(self, log_dir, clips, zoom=4):
+    def __init__(self, epochs, log=print):
         super().__init__()
-        self.log_dir, self.clips, self.zoom = log_dir, clips, zoom
+        self.epochs, self.log = epochs, log
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    @staticmethod
+    def _figures(logs, prefix):
+        heads = " ".join(f"{name[0]} {100 * logs[f'{prefix}{name}_top1']:.1f}" for name in OUTPUTS)
+        return f"loss {logs[f'{prefix}loss']:.3f}, top-1 {heads} %"
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        pieces = [f"epoch {epoch + 1}/{self.epochs}", "train " + self._figures(logs, "")]
+        if "val_loss" in logs:
+            pieces.append("| val " + self._figures(logs, "val_") + f" (c top-5 {100 * logs['val_concat_top5']:.1f} %)")
+        if "learning_rate" in logs:
+            pieces.append(f"| lr {logs['learning_rate']:.2e}, {logs['samples_per_second']:.0f} clips/s")
+        pieces.append(f"{time.perf_counter() - self._start:.0f} s")
+        self.log("  ".join(pieces))
+
+
+class FrequencyMaskImages(keras.callbacks.Callback):
+    """Each epoch, the real and imaginary masks of every frequency-attention layer, averaged
+    over a fixed batch of clips' person slots (with skip_absent_persons, over the persons
+    present and one absent person) and over channels, drawn as heatmaps over temporal x
+    joint frequency with a colour scale, one panel per stream and part (slnl_tf/plots.py),
+    as the TensorBoard image `frequency_attention/masks`: which frequencies the model keeps.
+    With `figure_dir`, the figure before training and after its last epoch is also written
+    there (`before_training`, `after_training`, PNG and SVG)."""
+
+    TAG = "frequency_attention/masks"
+
+    def __init__(self, log_dir, clips, figure_dir=None):
+        super().__init__()
+        self.log_dir, self.clips, self.figure_dir = log_dir, clips, figure_dir
         self.layers = None
 
     def on_train_begin(self, logs=None):
@@ -413,20 +446,36 @@ class FrequencyMaskImages(keras.callbacks.Callback):
         if self.layers:
             self.writer = tf.summary.create_file_writer(self.log_dir)
             self.probe = keras.Model(self.model.inputs, [layer.input for layer in self.layers])
+            if self.figure_dir and not os.path.exists(os.path.join(self.figure_dir, "before_training.png")):
+                plots.save(self.figure("before training"), os.path.join(self.figure_dir, "before_training"))
+
+    def masks(self):
+        """{"<stream>, real" / "<stream>, imaginary": (T, V') mean mask, zero frequency centred}."""
+        layer_inputs = self.probe(self.clips, training=False)
+        layer_inputs = layer_inputs if isinstance(layer_inputs, (list, tuple)) else [layer_inputs]
+        masks = {}
+        for layer, inputs in zip(self.layers, layer_inputs):
+            _, _, real_mask, imag_mask = layer.attention_masks(inputs)
+            stream = layer.name.removesuffix("_frequency_attention")
+            for part, mask in (("real", real_mask), ("imaginary", imag_mask)):
+                masks[f"{stream}, {part}"] = np.fft.fftshift(keras.ops.convert_to_numpy(
+                    keras.ops.mean(mask, axis=(0, 1))))
+        return masks
+
+    def figure(self, when):
+        return plots.frequency_mask_figure(self.masks(), title=f"Frequency attention masks, {when}")
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.layers:
             return
-        layer_inputs = self.probe(self.clips, training=False)
-        layer_inputs = layer_inputs if isinstance(layer_inputs, (list, tuple)) else [layer_inputs]
+        png = tf.io.decode_png(plots.png_bytes(self.figure(f"epoch {epoch + 1}")), channels=3)
         with self.writer.as_default():
-            for layer, inputs in zip(self.layers, layer_inputs):
-                _, _, real_mask, imag_mask = layer.attention_masks(inputs)
-                for part, mask in (("real", real_mask), ("imaginary", imag_mask)):
-                    image = tf.signal.fftshift(tf.reduce_mean(mask, axis=(0, 1)))  # (T, V)
-                    image = tf.repeat(tf.repeat(image, self.zoom, axis=0), self.zoom, axis=1)
-                    tf.summary.image(f"frequency_attention/{layer.name}/{part}", image[None, :, :, None], step=epoch)
+            tf.summary.image(self.TAG, png[None], step=epoch)
         self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.layers and self.figure_dir:
+            plots.save(self.figure("after training"), os.path.join(self.figure_dir, "after_training"))
 
 
 def head_statistics(outputs, labels, losses, top_k):
@@ -455,6 +504,52 @@ def logs_of(totals, prefix=""):
 def add_statistics(totals, stats):
     for key, value in stats.items():
         totals[key] = totals.get(key, 0.0) + float(value)
+
+
+# The training settings that the HParams dashboard compares runs by, beside every model field.
+HPARAM_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "lr_schedule", "warmup_epochs",
+                  "weight_decay", "crop_min_ratio", "eval_crop_ratio", "rotation_degrees", "scale_range",
+                  "mixed_precision", "seed")
+HPARAM_METRICS = (("epoch_concat_top1", "validation", "validation concat top-1"),
+                  ("epoch_loss", "train", "training loss"),
+                  ("evaluation/fused_top1", "evaluation", "test fused top-1"))
+
+
+def _hparam_value(value):
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return ",".join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
+
+
+def write_run_summary(log_dir, config, options, manifest):
+    """TensorBoard's Text panel (`run/configuration`: the resolved flags; `run/data`: the
+    dataset; `run/class_names`) and an HParams summary of the model and training settings
+    with the metrics to compare runs by: the validation concat top-1, the training loss and
+    the final test fused top-1 (written by the evaluation at the end)."""
+    from tensorboard.plugins.hparams import api as hparams_api
+
+    hparams = {name: _hparam_value(value) for name, value in dataclasses.asdict(config).items()}
+    hparams.update({name: _hparam_value(getattr(options, name)) for name in HPARAM_OPTIONS})
+    resolved = os.path.join(options.model_dir, "resolved.flags")
+    configuration = (open(resolved).read() if os.path.exists(resolved) else
+                     json.dumps({"model": dataclasses.asdict(config), "training": dataclasses.asdict(options)},
+                                indent=1, default=str))
+    splits = ", ".join(f"{split} {info['written']:,}" for split, info in manifest["splits"].items())
+    layout = manifest.get("layout", {})
+    data = (f"**{options.data_dir}**: {splits} clips; {config.num_classes} classes; "
+            f"{layout.get('joints', config.joints)} joints x {layout.get('persons', config.persons)} persons x "
+            f"{layout.get('channels', config.channels)} channels; preprocessing "
+            f"`{json.dumps(manifest.get('preprocessing', {}))}`")
+    names = manifest.get("class_names") or []
+    class_table = "| class | name |\n|---|---|\n" + "\n".join(f"| {i} | {name} |" for i, name in enumerate(names))
+    with tf.summary.create_file_writer(log_dir).as_default():
+        hparams_api.hparams_config(
+            hparams=[hparams_api.HParam(name) for name in hparams],
+            metrics=[hparams_api.Metric(tag, group=group, display_name=shown) for tag, group, shown in HPARAM_METRICS])
+        hparams_api.hparams(hparams, trial_id=os.path.basename(os.path.normpath(options.model_dir)))
+        tf.summary.text("run/configuration", "```\n" + configuration + "\n```", step=0)
+        tf.summary.text("run/data", data, step=0)
+        tf.summary.text("run/class_names", class_table if names else "(the dataset names no classes)", step=0)
 
 
 class Validation(keras.callbacks.Callback):
@@ -634,6 +729,8 @@ def _train(config, options, log, extra_callbacks):
     restored = store.restore_newest_intact(log, set_aside=chief)
     if restored:
         log(f"resumed from {restored} at step {current_step(optimizer)}")
+    elif options.init_checkpoint:
+        initialize_from(model, options.init_checkpoint, log)
     log(f"{strategy.num_replicas_in_sync} replica(s), global batch {options.batch_size}, {steps_per_epoch} steps "
         f"per epoch, peak learning rate {scaled_learning_rate(options.learning_rate, options.batch_size):.3g}")
 
@@ -650,13 +747,19 @@ def _train(config, options, log, extra_callbacks):
     callbacks = [] if validation_data is None else [Validation(validation_data, build_losses(config),
                                                                options.jit_compile)]
     callbacks += [*extra_callbacks, Throughput(options.batch_size), nan_guard, saver]
+    if options.verbose == 2:
+        callbacks.append(EpochLine(options.epochs, lambda line: log(line) or sys.stdout.flush()))
     if chief and validation_split:
         callbacks.append(keras.callbacks.ModelCheckpoint(os.path.join(options.model_dir, "best.keras"),
                                                          monitor="val_concat_top1", mode="max", save_best_only=True))
     if chief:
+        write_run_summary(os.path.join(options.model_dir, "logs"), config, options, manifest)
+        # write_graph off: Keras 3 writes a graph that TensorBoard's Graphs tab cannot show.
         callbacks += [
-            keras.callbacks.TensorBoard(os.path.join(options.model_dir, "logs"), update_freq="epoch"),
-            FrequencyMaskImages(os.path.join(options.model_dir, "logs", "frequency_attention"), probe_clips),
+            keras.callbacks.TensorBoard(os.path.join(options.model_dir, "logs"), update_freq="epoch",
+                                        write_graph=False),
+            FrequencyMaskImages(os.path.join(options.model_dir, "logs", "frequency_attention"), probe_clips,
+                                os.path.join(options.model_dir, "frequency_masks")),
             keras.callbacks.CSVLogger(os.path.join(options.model_dir, "history.csv"), append=True),
         ]
     loop = CustomLoop(model, build_losses(config), strategy, options.batch_size, options.jit_compile,
@@ -690,11 +793,48 @@ def _fit_to_the_end(model, optimizer, options, steps_per_epoch, loop, callbacks,
             break
         # A run stopped mid-epoch finishes that epoch's remaining steps first.
         schedule = dict(initial_epoch=epoch, epochs=epoch + 1 if into_epoch else options.epochs,
-                        steps_per_epoch=steps_per_epoch - into_epoch, callbacks=callbacks, verbose=options.verbose)
+                        steps_per_epoch=steps_per_epoch - into_epoch, callbacks=callbacks,
+                        verbose=1 if options.verbose == 1 else 0)
         result = (loop.fit(training_data(done), **schedule) if loop is not None
                   else model.fit(training_data(done), shuffle=False, **schedule))
         for key, values in result.history.items():
             history.setdefault(key, []).extend(values)
+
+
+def initialize_from(model, path, log=print):
+    """Fine-tuning: copies into `model` the weights of every layer of the model at `path` (a
+    `.keras` model, or a `.weights.h5` checkpoint with the model_config.json written beside
+    it) that has the same name and weight shapes; the others (the classifiers, when the class
+    count differs) keep their fresh initialisation. Returns the names of those left fresh."""
+    if path.endswith(".keras"):
+        try:
+            source = keras.saving.load_model(path, compile=False)
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
+            raise ValueError(f"--init_checkpoint={path}: does not load ({str(error).splitlines()[0]})") from error
+    else:
+        config_path = os.path.join(os.path.dirname(path), CheckpointStore.CONFIG_FILE)
+        if not os.path.isfile(path) or not os.path.isfile(config_path):
+            raise ValueError(f"--init_checkpoint={path}: give a .keras model, or a .weights.h5 checkpoint with its "
+                             f"{CheckpointStore.CONFIG_FILE} beside it")
+        with open(config_path) as f:
+            source = build_model(ModelConfig.from_dict(json.load(f)))
+        load_checkpoint_weights(source, path)
+    by_name = {layer.name: layer for layer in source.layers}
+    copied, fresh = [], []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        other = by_name.get(layer.name)
+        if other is not None and [tuple(w.shape) for w in other.weights] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+        else:
+            fresh.append(layer.name)
+    if not copied:
+        raise ValueError(f"--init_checkpoint={path}: no layer of it fits this model (other names or shapes)")
+    log(f"initialised {len(copied)} of {len(copied) + len(fresh)} layers from {path}" +
+        (f"; trained from scratch: {', '.join(fresh)}" if fresh else ""))
+    return fresh
 
 
 def restore_for_inference(config, checkpoint_path, describe=False):

@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,6 +102,10 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "export" / "slnl" / "1" / "saved_model.pb").exists()
     assert "fused     top-1" in result.stdout and "read 24 = written 24 + skipped 0" in result.stdout
+    # One compact line per epoch, the heads grouped and validation apart.
+    assert re.search(r"^epoch 1/1  train loss [\d.]+, top-1 p [\d.]+ v [\d.]+ c [\d.]+ %  \| val loss [\d.]+, "
+                     r"top-1 p [\d.]+ v [\d.]+ c [\d.]+ % \(c top-5 [\d.]+ %\)  \| lr [\d.e+-]+, \d+ clips/s  \d+ s$",
+                     result.stdout, re.M), result.stdout[-3000:]
     resolved = (tmp_path / "model" / "resolved.flags").read_text()
     assert "--frames=8" in resolved and "--num_classes=10" in resolved and "--epochs=1" in resolved
     assert "--skip_absent_persons=auto" in resolved and "absent persons skipped: True" in result.stdout
@@ -114,9 +119,8 @@ def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "resumed from" in rerun.stdout
     assert resolved == (tmp_path / "model" / "resolved.flags").read_text()
-    # The export command on the same flags, from the best model.
-    exported = _run("-m", "slnl_tf.export", f"--flagfile={tmp_path / 'model' / 'resolved.flags'}",
-                    f"--export_dir={tmp_path / 'export2' / '1'}")
+    # The export command on the run directory, from the best model.
+    exported = _run("-m", "slnl_tf.export", str(tmp_path / "model"), f"--export_dir={tmp_path / 'export2' / '1'}")
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert "best.keras" in exported.stdout and (tmp_path / "export2" / "1" / "saved_model.pb").exists()
     # Skipping absent persons makes the batch inside depend on the data, which XLA cannot compile.

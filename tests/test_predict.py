@@ -282,3 +282,54 @@ def test_client_names_a_reply_that_is_not_a_prediction(tmp_path):
             serving_client.probabilities_of(serving_client.post(server, "other", body))
     finally:
         httpd.shutdown()
+
+
+@pytest.mark.xdist_group("ntu_export")
+def test_visualize_draws_every_frame_and_the_predictions_over_time(ntu_export, tmp_path):
+    from PIL import Image
+
+    from slnl_tf import visualize
+
+    clip = synthetic.make_clips(1, TINY.num_classes, frames=23, seed=5)[0][0]
+    path = tmp_path / "walk.skeleton"
+    ntu.write_skeleton_file(path, [[(7, clip[:, t, :, 0].T)] for t in range(clip.shape[1])])
+    read, name, _ = visualize.read_clip(path)
+    assert read.shape == (3, 23, 25, 2) and name == "walk.skeleton"
+    predictions = visualize.sliding_predictions(ntu_export[1], read, window=10, stride=5)
+    assert [end for end, _ in predictions] == [10, 15, 20, 23]
+    for _, top in predictions:
+        scores = [score for _, score in top]
+        assert {label for label, _ in top} <= set(NTU_NAMES) and scores == sorted(scores, reverse=True)
+    assert visualize._prediction_at(predictions, 9) is None and visualize._prediction_at(predictions, 16) == \
+        predictions[1][1]
+    assert visualize.animate(read, str(tmp_path / "walk.gif"), name, predictions=predictions) == 23
+    assert Image.open(tmp_path / "walk.gif").n_frames == 23
+    result = subprocess.run([sys.executable, "-m", "slnl_tf.visualize", str(path), f"--out={tmp_path / 'cli.gif'}",
+                             f"--export_dir={ntu_export[1]}", "--window=10", "--stride=5", "--every=2"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"wrote {tmp_path / 'cli.gif'} (12 frames" in result.stdout and "frames to 23: ntu action" in result.stdout
+    assert Image.open(tmp_path / "cli.gif").n_frames == 12
+    np.save(tmp_path / "nobody.npy", np.zeros((3, 4, 25, 2), np.float32))
+    result = subprocess.run([sys.executable, "-m", "slnl_tf.visualize", str(tmp_path / "nobody.npy")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "no person in the clip" in result.stderr
+
+
+def test_each_layouts_bones_join_all_its_joints_into_one_tree():
+    from slnl_tf.data import bones
+
+    for joints in (25, 18, 20, 15):
+        pairs = bones.BONES[joints]
+        assert len(pairs) == joints - 1 and all(0 <= a < joints and 0 <= b < joints for a, b in pairs)
+        reached, frontier = {0}, [0]
+        while frontier:
+            joint = frontier.pop()
+            for a, b in pairs:
+                for here, there in ((a, b), (b, a)):
+                    if here == joint and there not in reached:
+                        reached.add(there)
+                        frontier.append(there)
+        assert reached == set(range(joints)), joints
+    assert len(bones.BONES[30]) == 28 and bones.bones_for(7, {"bones": [[0, 1]]}) == ((0, 1),)
+    assert bones.bones_for(7) == ()

@@ -18,7 +18,8 @@ BIN = Path(sys.executable).parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MODULES = {"slnl-train": "slnl_tf.train", "slnl-build": "slnl_tf.data.build", "slnl-evaluate": "slnl_tf.evaluate",
            "slnl-export": "slnl_tf.export", "slnl-predict": "slnl_tf.predict", "slnl-summary": "slnl_tf.summary",
-           "slnl-serving-client": "slnl_tf.serving_client", "train_main.py": "slnl_tf.train",
+           "slnl-serving-client": "slnl_tf.serving_client", "slnl-visualize": "slnl_tf.visualize",
+           "train_main.py": "slnl_tf.train",
            "bench/accuracy.py": "bench/accuracy.py", "bench/run.py": "bench/run.py"}
 # Programs that are not this project's.
 OTHERS = ("make", "pip", "docker", "curl", "tensorboard", "saved_model_cli", "-v", "-e")
@@ -94,7 +95,7 @@ def test_every_documented_command_uses_flags_its_program_has():
 def test_every_usage_line_in_the_commands_help_uses_their_flags():
     problems, usage_lines = [], 0
     for program in ("slnl-train", "slnl-build", "slnl-evaluate", "slnl-export", "slnl-predict", "slnl-serving-client",
-                    "slnl-summary"):
+                    "slnl-summary", "slnl-visualize"):
         for line in help_of(program).split("\n\nflags:")[0].replace("\\\n", " ").splitlines():
             line = re.sub(r"\s+#.*$", "", line).strip()
             if re.match(r"^(slnl-|python )", line) and "..." not in line.replace("[--flag=value ...]", ""):
@@ -119,7 +120,7 @@ def test_the_readme_ntu_walk_through_runs_as_written(tmp_path):
     (tmp_path / "ntu60_samples_with_missing_skeletons.txt").write_text("")
     commands = list(shell_commands(_section((ROOT / "README.md").read_text(), "NTU RGB+D step by step")))
     assert [shlex.split(c)[0] for c in commands] == [
-        "slnl-build", "slnl-train", "tensorboard", "slnl-evaluate", "slnl-export", "slnl-predict"]
+        "slnl-build", "slnl-train", "tensorboard", "slnl-evaluate", "slnl-export", "slnl-predict", "slnl-visualize"]
     shorter = ["--epochs=1", "--frames=8", "--stage_filters=4,4,4,4,8,8", "--fc_units=8", "--skeleton_joints=8",
                "--batch_size=8", "--lr_step_epochs=1,2", "--num_classes=60"]
     outputs = {}
@@ -138,4 +139,5 @@ def test_the_readme_ntu_walk_through_runs_as_written(tmp_path):
     assert "scored runs/ntu_cs/best.keras on split 'test'" in outputs["slnl-evaluate"]
     assert (tmp_path / "exports" / "slnl_rfa" / "1" / "saved_model.pb").exists()
     assert "S001C001P001R001A001.skeleton" in outputs["slnl-predict"]
+    assert (tmp_path / "S001C001P001R001A001.gif").exists() and "frames to" in outputs["slnl-visualize"]
     assert not list(tmp_path.glob("configs"))  # the config came from the package

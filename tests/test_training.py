@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -225,6 +226,29 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_that_loads(tmp_pat
         training.restore_for_inference(CONFIG, str(tmp_path / "ckpt-000000004.weights.h5"))
 
 
+def test_init_checkpoint_copies_the_layers_that_fit_and_leaves_a_new_classifier(tmp_path):
+    from slnl_tf.model import build_model
+
+    source = build_model(CONFIG)
+    source.set_weights([w + 1.0 for w in source.get_weights()])
+    source.save(tmp_path / "source.keras")
+    training.CheckpointStore(str(tmp_path / "checkpoints"), source, config=CONFIG).save(5)
+    fewer_classes = CONFIG.replace(num_classes=7)
+    for path in (tmp_path / "source.keras", tmp_path / "checkpoints" / "ckpt-000000005.weights.h5"):
+        model, lines = build_model(fewer_classes), []
+        fresh = training.initialize_from(model, str(path), lines.append)
+        assert fresh and all(model.get_layer(name).weights[0].shape[-1] == 7 for name in fresh)
+        for layer in model.layers:
+            if layer.weights and layer.name not in fresh:
+                for mine, theirs in zip(layer.get_weights(), source.get_layer(layer.name).get_weights()):
+                    np.testing.assert_array_equal(mine, theirs)
+        with_weights = sum(1 for layer in model.layers if layer.weights)
+        assert lines[0].startswith(f"initialised {with_weights - len(fresh)} of {with_weights} layers from {path}; "
+                                   "trained from scratch: ")
+    with pytest.raises(ValueError, match="give a .keras model, or a .weights.h5 checkpoint"):
+        training.initialize_from(build_model(fewer_classes), str(tmp_path / "nothing.weights.h5"))
+
+
 def test_a_checkpoint_that_does_not_fit_is_refused_and_kept(tmp_path):
     """A checkpoint that reads but fits another model (its model_config.json gone) points at
     the flags or the code, not at damage: resuming stops naming it and renames nothing."""
@@ -253,13 +277,58 @@ def test_outputs_checkpoints_history_tensorboard_and_best_model(straight_run):
             tags.update(value.tag for value in event.summary.value)
     for tag in ("epoch_loss", "epoch_concat_top1", "epoch_position_loss", "epoch_velocity_top5",
                 "epoch_learning_rate", "epoch_samples_per_second",
-                "frequency_attention/position_frequency_attention/real",
-                "frequency_attention/velocity_frequency_attention/imaginary"):
+                training.FrequencyMaskImages.TAG):
         assert tag in tags, (tag, sorted(tags))
+    for when in ("before_training", "after_training"):
+        assert (model_dir / "frequency_masks" / f"{when}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (model_dir / "frequency_masks" / f"{when}.svg").exists()
     restored = training.restore_for_inference(CONFIG, checkpoint_dir)
     clips = synthetic.make_clips(2, 4, CONFIG.frames)[0]
     np.testing.assert_allclose(restored(clips)["concat"].numpy(), model(clips, training=False)["concat"].numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.xdist_group("straight_run")
+def test_tensorboard_serves_the_images_text_and_hparams(straight_run):
+    """TensorBoard's own HTTP API, served from the run's logs: the frequency-mask image, the
+    text panels and the HParams experiment with its metrics."""
+    import urllib.request
+
+    logs = Path(straight_run[2]).parent / "logs"
+    board = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logs), "--host", "127.0.0.1",
+                              "--port", "0", "--load_fast", "false", "--reload_interval", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = None
+        while url is None:
+            line = board.stdout.readline()
+            assert line, "TensorBoard ended before serving"
+            url = next(iter(re.findall(r"(http://127\.0\.0\.1:\d+/)", line)), None)
+
+        def get(path, body=None):
+            request = urllib.request.Request(url + path, data=body and json.dumps(body).encode(),
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return json.loads(reply.read())
+
+        deadline = time.time() + 90
+        while True:
+            images, texts = get("data/plugin/images/tags"), get("data/plugin/text/tags")
+            image_tags = {tag for run in images.values() for tag in run}
+            text_tags = {tag for run in texts.values() for tag in run}
+            if training.FrequencyMaskImages.TAG in image_tags and "run/class_names" in text_tags or \
+                    time.time() > deadline:
+                break
+            time.sleep(1)
+        assert training.FrequencyMaskImages.TAG in image_tags, images
+        assert {"run/configuration", "run/data", "run/class_names"} <= text_tags, texts
+        experiment = get("data/plugin/hparams/experiment", {"experimentName": ""})
+        hparams = {info["name"] for info in experiment["hparamInfos"]}
+        assert {"m1", "attention", "loss", "learning_rate", "batch_size"} <= hparams
+        assert {m["name"]["tag"] for m in experiment["metricInfos"]} >= {"epoch_concat_top1", "evaluation/fused_top1"}
+    finally:
+        board.kill()
+        board.wait()
 
 
 @pytest.mark.xdist_group("straight_run")
@@ -276,7 +345,9 @@ def test_evaluation_outputs_are_consistent(records, tmp_path, straight_run):
     assert np.mean(scores["fused"].argmax(1) == scores["labels"]) == pytest.approx(metrics["fused_top1"])
     csv_rows = (tmp_path / "eval" / "confusion_matrix.csv").read_text().splitlines()
     assert len(csv_rows) == 61
-    assert (tmp_path / "eval" / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for figure in evaluate.FIGURES:
+        assert (tmp_path / "eval" / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / "eval" / f"{figure}.svg").exists()
     per_class = (tmp_path / "eval" / "per_class.csv").read_text().splitlines()
     assert sum(int(row.split(",")[2]) for row in per_class[1:]) == test_count
 

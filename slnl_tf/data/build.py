@@ -264,7 +264,7 @@ def build(source, out_dir, *, ignore=frozenset(), storage_dtype="float16", files
 
 
 # Preprocessing defaults per dataset, from what the strongest published pipelines do
-# (README, "Design choices"): CTR-GCN / SGN centre NTU and NW-UCLA on the first frame's
+# (docs/design.md): CTR-GCN / SGN centre NTU and NW-UCLA on the first frame's
 # spine, and CTR-GCN scales each NW-UCLA clip into [-1, 1]; Kinetics is centred by the
 # reader (ST-GCN's -0.5) and preprocessed arrays (npy, pyskl) arrive prepared.
 DEFAULT_PREPROCESSING = {

@@ -64,17 +64,26 @@ def read_clips(path, spec):
     if suffix not in SUFFIXES:
         return [(path, SampleError(path, f"unknown clip kind {suffix!r}; expected one of {', '.join(SUFFIXES)}"))]
     if suffix != ".npy":
-        return [(path, _prepared(path, _read_raw(path, suffix, spec), spec))]
+        return [(path, prepare(path, _read_raw(path, suffix, spec), spec))]
     try:
         array = arrays.load_array(path)
     except SampleError as error:
         return [(path, error)]
     if array.ndim == 4:
-        return [(path, _prepared(path, _trimmed(path, array), spec))]
+        return [(path, prepare(path, _trimmed(path, array), spec))]
     if array.ndim == 5:
-        return [(f"{path}[{i}]", _prepared(f"{path}[{i}]", _trimmed(f"{path}[{i}]", array[i]), spec))
+        return [(f"{path}[{i}]", prepare(f"{path}[{i}]", _trimmed(f"{path}[{i}]", array[i]), spec))
                 for i in range(len(array))]
     return [(path, SampleError(path, f"a .npy must hold (C, T, V, M) or (N, C, T, V, M); got shape {array.shape}"))]
+
+
+def read_unprepared(path, spec):
+    """A raw clip file (`.skeleton`, `.json`, `.txt`) as read, before any preprocessing:
+    float32 `(C, T, V, M)` with the spec's person count; raises SampleError naming the file."""
+    data = _read_raw(str(path), os.path.splitext(str(path))[1].lower(), spec)
+    if isinstance(data, SampleError):
+        raise data
+    return data
 
 
 def _read_raw(path, suffix, spec):
@@ -113,7 +122,9 @@ def _trimmed(where, clip):
     return clip[:, : arrays.valid_frames(clip)]
 
 
-def _prepared(where, data, spec):
+def prepare(where, data, spec):
+    """`data` (C, T, V, M) checked against the spec's layout and preprocessed as the spec's
+    training records were; a SampleError naming `where` when it does not fit."""
     if isinstance(data, SampleError):
         return data
     layout = _raw_layout(spec)

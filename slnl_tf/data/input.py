@@ -163,7 +163,7 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
 
     # Parsing, cropping and augmenting in one map: each parallel map hands every sample
     # between threads, and with three maps that cost more than the work in them
-    # (bench/RESULTS.md, "Input and conversion").
+    # (bench/RESULTS.md, change 9).
     def prepare(record, epoch_seed=None, index=None):
         features = records.parse(record, storage_dtype)
         if training:

@@ -23,7 +23,7 @@ def _crop_and_resize(clips, start, length, frames_out):
     tf.image.resize's bilinear (antialias off), from two gathers in the clips' own layout.
     The image resize needed a transpose on each side, and on these small per-clip tensors
     the two transposes cost more than the rest of the training augmentation together
-    (bench/RESULTS.md, "Input and conversion")."""
+    (bench/RESULTS.md, change 9)."""
     scale = tf.cast(length, tf.float32) / frames_out
     position = tf.clip_by_value((tf.range(frames_out, dtype=tf.float32) + 0.5) * scale - 0.5, 0.0,
                                 tf.cast(length - 1, tf.float32))

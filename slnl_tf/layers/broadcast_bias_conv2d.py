@@ -10,9 +10,8 @@ class BroadcastBiasConv2D(keras.layers.Conv2D):
     `tf.nn.bias_add` for a bias-shaped operand.
 
     Why: on CPU, TensorFlow's oneDNN graph rewrite fuses BiasAdd's gradient (BiasAddGrad)
-    into the filter gradient, and that fused kernel is 3-5x slower than the filter gradient
-    and a separate sum (bench/RESULTS.md: a 1x1 convolution 9 -> 64 over (128, 64, 32, 9),
-    forward + backward, 36.8 vs 19.2 ms). The forward is fused with the add either way.
+    into the filter gradient, and that fused kernel is slower than the filter gradient and
+    a separate sum (bench/RESULTS.md, change 12). The forward is fused with the add either way.
 
     Shapes: input `(batch, H, W, C)` -> output `(batch, H', W', filters)` ('channels_last').
     """

@@ -6,7 +6,7 @@ from keras import ops
 
 VARIANTS = ("none", "amplitude", "shared", "dependent", "residual")
 
-# Number of attention networks (f_att) each variant owns; documented in README and
+# Number of attention networks (f_att) each variant owns; documented in docs/design.md and
 # checked by tests: none < amplitude == shared < dependent == residual.
 ATTENTION_NETWORKS = {"none": 0, "amplitude": 1, "shared": 1, "dependent": 2, "residual": 2}
 

@@ -14,19 +14,16 @@ def attention_weights(query, key):
 def _transposed_times(scores, small):
     """`scores^T small` for scores `(groups, queries, keys)` and small `(groups, queries, E)`,
     computed as `(small^T scores)^T`: Eigen's batched matmul (TensorFlow without oneDNN)
-    reads a score-sized operand transposed at half the speed (AVX2 host, (128, 2048, 512),
-    E = 32: 359 vs 198 ms; bench/RESULTS.md change 16); under oneDNN the two forms take
-    alike, and the transposes are of E-wide tensors."""
+    reads a score-sized operand transposed at about half the speed, and the transposes here
+    are of E-wide tensors (bench/RESULTS.md, change 16)."""
     return ops.transpose(ops.matmul(ops.transpose(small, (0, 2, 1)), scores), (0, 2, 1))
 
 
 def max_over_pairs(x, axis):
     """Max over consecutive pairs along `axis` (1 or 2) of `(batch, T, W, C)`, an odd length
     padded at the end as 'same' max-pooling pads: `max_pool` by 2 along one axis. Its
-    gradient, a max's, ran 2.5x faster than TensorFlow's Eigen MaxPoolGrad (a training step
-    without oneDNN: 4-9 % faster in an A/B within one process; with oneDNN about alike,
-    4 of 6 rounds faster; bench/RESULTS.md changes 17 and 18); for the
-    spacetime path's 2 x 2 pooling the layer keeps `max_pool`, which was faster there. Tied
+    gradient, a max's, is faster than TensorFlow's Eigen MaxPoolGrad (bench/RESULTS.md,
+    change 17); the spacetime path's 2 x 2 pooling keeps `max_pool`, faster there. Tied
     values share the gradient, where MaxPoolGrad gives it to one of them."""
     length = x.shape[axis]
     if length % 2:
@@ -49,8 +46,7 @@ def attend(query, key, value):
     memory-bound bulk of a training step. Here the row sums `r_i = sum_j P_ij dP_ij` are
     taken as `dO_i . O_i` (equal, since `O = P V`) over the small `(queries, E)` tensors,
     and `dP - r` comes out of one matmul, `(dO, -r) . (V, 1)^T`, which leaves a single
-    elementwise pass, the product with P (bench/RESULTS.md: the spacetime core's forward +
-    backward 13-21 % faster).
+    elementwise pass, the product with P (bench/RESULTS.md, change 2).
     """
     weights = attention_weights(query, key)
     weights_in_value_dtype = ops.cast(weights, value.dtype)
@@ -185,7 +181,7 @@ class NonLocalAttention(keras.layers.Layer):
     def attention_weight_count(self, input_shape):
         """Attention weights (query-key pairs) per example of an input `(batch, T, W, C)`:
         the size of the score tensor, which a training step writes and reads several times
-        (bench/RESULTS.md: what bounds the training rate where memory is the limit)."""
+        (what bounds the training rate where memory is the limit)."""
         _, frames, width, _ = input_shape
         # Max-pooling by 2 with 'same' padding leaves ceil(n / 2) keys along a pooled axis.
         key_frames, key_width = ((frames + 1) // 2, (width + 1) // 2) if self.subsample else (frames, width)
