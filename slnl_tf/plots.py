@@ -105,6 +105,10 @@ def frequency_mask_figure(masks, title="Frequency attention masks", frames_per_s
     frequency in the centre). Rows are temporal frequencies in cycles per clip (in Hz when
     `frames_per_second` is given), columns joint frequencies in cycles per V' joints."""
     names = list(masks)
+    # One colour scale over all panels, spread over the values present: trained masks often
+    # stay within a few tenths of their start (0.5), which a 0-1 scale would flatten.
+    low, high = min(float(np.min(m)) for m in masks.values()), max(float(np.max(m)) for m in masks.values())
+    low, high = (low, high) if high > low else (0.0, 1.0)
     columns = min(2, len(names))
     rows = -(-len(names) // columns)
     figure = Figure(figsize=(5.0 * columns + 1.0, 4.2 * rows), layout="constrained")
@@ -117,7 +121,7 @@ def frequency_mask_figure(masks, title="Frequency attention masks", frames_per_s
             temporal = temporal * frames_per_second / mask.shape[0]
         half_bin = 0.5 * (temporal[1] - temporal[0]) if len(temporal) > 1 else 0.5
         extent = (joint[0] - 0.5, joint[-1] + 0.5, temporal[0] - half_bin, temporal[-1] + half_bin)
-        image = axes.imshow(mask, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", extent=extent,
+        image = axes.imshow(mask, cmap="viridis", vmin=low, vmax=high, aspect="auto", extent=extent,
                             origin="lower", interpolation="nearest")
         axes.set_title(name)
         axes.set_xlabel("joint frequency (cycles per skeleton)")

@@ -74,3 +74,6 @@ def test_frequency_mask_figure_labels_its_axes_and_panels():
     assert "temporal frequency (Hz)" in _texts(in_hertz)
     assert in_hertz.axes[0].images[0].get_extent()[2] == pytest.approx(-15.0 - 30 / 16 / 2)
     assert plots.png_bytes(figure)[:8] == b"\x89PNG\r\n\x1a\n"
+    # One colour scale over the values present in all panels.
+    spread = plots.frequency_mask_figure({"a": np.full((4, 4), 0.4), "b": np.full((4, 4), 0.7)})
+    assert {image.get_clim() for axes in spread.axes for image in axes.images} == {(0.4, 0.7)}
