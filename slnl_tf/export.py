@@ -2,6 +2,7 @@
 
     slnl-export RUN_DIR [CHECKPOINT] --export_dir=exports/slnl_rfa/1
     slnl-export runs/ntu_cs runs/ntu_cs/best.keras --export_dir=exports/slnl_rfa/1
+    slnl-export runs/ntu_cs --format=litert --export_dir=exports/litert     # slnl_tf/litert.py
 
 RUN_DIR is a training's --model_dir (its resolved.flags) or a flagfile; CHECKPOINT
 defaults to RUN_DIR/best.keras, else its latest checkpoint.
@@ -109,7 +110,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.export_dir:
-        raise app.UsageError("--export_dir is required (TF Serving layout: <models>/<name>/<version>)")
+        raise app.UsageError("--export_dir is required (a SavedModel: TF Serving's <models>/<name>/<version>)")
     manifest = data_input.read_manifest(FLAGS.data_dir) if FLAGS.data_dir and os.path.exists(
         os.path.join(FLAGS.data_dir, "manifest.json")) else None
     try:
@@ -126,10 +127,30 @@ def main(argv):
         model = restore_for_inference(config, checkpoint)
     except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error))
+    input_spec = clip_files.input_spec(manifest) if manifest else clip_files.default_spec(
+        config.channels, config.joints, config.persons)
+    if FLAGS.format == "litert":
+        from slnl_tf import litert
+
+        unknown = set(FLAGS.quantizations) - set(litert.QUANTIZATIONS)
+        if unknown:
+            raise app.UsageError(f"--quantizations: unknown {sorted(unknown)}; choose from {litert.QUANTIZATIONS}")
+        representative = None
+        if "int8_full" in FLAGS.quantizations:
+            if not manifest:
+                raise app.UsageError("int8_full calibrates on the training records: give --data_dir")
+            batch = next(iter(data_input.make_dataset(FLAGS.data_dir, FLAGS.train_split, batch_size=64,
+                                                      frames=config.frames, training=False,
+                                                      eval_crop_ratio=FLAGS.eval_crop_ratio)))
+            representative = batch["skeleton"].numpy()
+        litert.export(model, config, FLAGS.export_dir, input_spec, FLAGS.quantizations, representative,
+                      FLAGS.eval_crop_ratio)
+        print(f"exported {checkpoint} -> {FLAGS.export_dir} (LiteRT: {', '.join(FLAGS.quantizations)})")
+        return
     export(model, config, FLAGS.export_dir, eval_crop_ratio=FLAGS.eval_crop_ratio,
            storage_dtype=manifest["storage_dtype"] if manifest else "float16",
            class_names=manifest.get("class_names") if manifest else None,
-           input_spec=clip_files.input_spec(manifest) if manifest else None)
+           input_spec=input_spec if manifest else None)
     print(f"exported {checkpoint} -> {FLAGS.export_dir} (signatures: serving_default, serve_examples)")
 
 
@@ -142,6 +163,11 @@ def cli():
     project_flags.define_training_flags()
     flags.DEFINE_string("checkpoint", None, "a .keras model, a .weights.h5 checkpoint or a checkpoint directory "
                                             "(default: <model_dir>/best.keras, else its latest checkpoint)")
+    flags.DEFINE_enum("format", "savedmodel", ["savedmodel", "litert"],
+                      "savedmodel: TF Serving's layout; litert: .tflite files for phones and embedded devices")
+    flags.DEFINE_list("quantizations", ["float32", "float16", "int8"],
+                      "litert: float32, float16 (weights), int8 (weights, dynamic range), int8_full (all-integer, "
+                      "calibrated on 64 training clips)")
     project_flags.run(main, project_flags, positional_run=True)
 
 

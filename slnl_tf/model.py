@@ -58,12 +58,12 @@ def _stage(x, index, config, prefix):
     return x
 
 
-def _stream(x, config, name, folded=None):
+def _stream(x, config, name, folded=None, frequency_transform="fft"):
     """Stages 1-4 of one stream. With `folded` (the batch before CompactPersons), `x` holds
     the compacted rows and is expanded to all person slots before the first dropout."""
     x = CoordinateTransform(config.coordinate_systems, name=f"{name}_coordinate_transform")(x)
     x = SkeletonTransform(config.skeleton_joints, name=f"{name}_skeleton_transform")(x)
-    x = FrequencyAttention(config.attention, frequency_bias=config.frequency_bias,
+    x = FrequencyAttention(config.attention, frequency_bias=config.frequency_bias, transform=frequency_transform,
                            name=f"{name}_frequency_attention")(x)
     for index in range(4):
         if folded is not None and index == _FIRST_DROPOUT_STAGE:
@@ -79,7 +79,8 @@ def _classifier(x, config, name):
     return keras.layers.Dense(config.num_classes, dtype="float32", name=name)(x)
 
 
-def build_model(config: ModelConfig = ModelConfig(), skip_absent_persons=False) -> keras.Model:
+def build_model(config: ModelConfig = ModelConfig(), skip_absent_persons=False,
+                frequency_transform="fft") -> keras.Model:
     """SLnL-rFA as a functional Keras model.
 
     Input `skeleton`: float32 `(batch, C, T, V, M)`. Outputs: a dict of float32 logits
@@ -89,6 +90,9 @@ def build_model(config: ModelConfig = ModelConfig(), skip_absent_persons=False) 
     present and one absent person per batch, not for every person slot (CompactPersons).
     The outputs, gradients and weights are the model's; the batch inside then depends on
     the data, so such a model does not compile under XLA (jit_compile).
+
+    `frequency_transform="matmul"`: the frequency attention's DFT as matrix products (the
+    same weights and outputs), which LiteRT converts with its builtin ops.
     """
     inputs = keras.Input((config.channels, config.frames, config.joints, config.persons), name="skeleton")
     folded = FoldPersons(name="fold_persons")(inputs)
@@ -99,7 +103,7 @@ def build_model(config: ModelConfig = ModelConfig(), skip_absent_persons=False) 
     }
     outputs, features = {}, []
     for name, x in streams.items():
-        x = _stream(x, config, name, folded if skip_absent_persons else None)
+        x = _stream(x, config, name, folded if skip_absent_persons else None, frequency_transform)
         features.append(x)
         pooled = keras.layers.GlobalMaxPooling2D(name=f"{name}_pool")(x)
         pooled = MaxOverPersons(config.persons, name=f"{name}_max_persons")(pooled)

@@ -98,3 +98,26 @@ def test_closed_mask_on_one_frequency_removes_exactly_that_frequency():
 def test_rejects_unknown_variant():
     with pytest.raises(ValueError, match="variant"):
         FrequencyAttention("phase")
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != "none"])
+def test_the_matmul_dft_gives_the_fft_layers_output_and_masks(variant):
+    """The LiteRT-convertible form (the 2-D DFT as products with cos/sin matrices) against
+    tf.signal's FFT, with trained-like (random) weights, an odd and an even length."""
+    rng = np.random.default_rng(1)
+    for shape in (SHAPE, (2, 16, 7, 4)):
+        x = rng.normal(size=shape).astype("float32")
+        fft, matmul = FrequencyAttention(variant), FrequencyAttention(variant, transform="matmul")
+        fft.build(shape)
+        matmul.build(shape)
+        weights = [rng.normal(size=w.shape).astype("float32") for w in fft.weights]
+        fft.set_weights(weights)
+        matmul.set_weights(weights)
+        np.testing.assert_allclose(matmul(x).numpy(), fft(x).numpy(), rtol=1e-4, atol=1e-4)
+        for a, b in zip(matmul.attention_masks(x), fft.attention_masks(x)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=2e-4)
+
+
+def test_an_unknown_transform_is_refused():
+    with pytest.raises(ValueError, match="transform must be one of"):
+        FrequencyAttention("residual", transform="dct")

@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 VARIANTS = ("none", "amplitude", "shared", "dependent", "residual")
+TRANSFORMS = ("fft", "matmul")
 
 # Number of attention networks (f_att) each variant owns; documented in docs/design.md and
 # checked by tests: none < amplitude == shared < dependent == residual.
@@ -31,22 +32,31 @@ class FrequencyAttention(keras.layers.Layer):
     float32 whatever the global policy), which keeps the spectrum exact under
     mixed_bfloat16 / mixed_float16 and XLA; the output is float32 and the next layer casts.
 
+    `transform="matmul"` computes the same 2-D DFT and its inverse as products with constant
+    cosine and sine matrices (T x T and V x V): real arithmetic only, which LiteRT runs with
+    its builtin ops (it has no complex FFT2D); "fft" is faster in TensorFlow. The weights
+    are the same in both forms.
+
     Args:
         variant: one of `none`, `amplitude`, `shared`, `dependent`, `residual`.
         frequency_bias: whether f_att has the per-frequency bias `B` (else one bias per
             channel).
+        transform: `fft` (tf.signal) or `matmul` (the DFT as matrix products).
 
     Shapes:
         input `(batch, T, V, C)` -> output `(batch, T, V, C)` (float32).
     """
 
-    def __init__(self, variant="residual", frequency_bias=True, **kwargs):
+    def __init__(self, variant="residual", frequency_bias=True, transform="fft", **kwargs):
         kwargs.pop("dtype", None)
         super().__init__(dtype="float32", **kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
         self.variant = variant
         self.frequency_bias = frequency_bias
+        self.transform = transform
 
     def build(self, input_shape):
         _, frames, joints, channels = input_shape
@@ -60,6 +70,35 @@ class FrequencyAttention(keras.layers.Layer):
             bias = self.add_weight(name=f"attention_{index}_bias", shape=bias_shape, initializer="zeros")
             self.attention_networks.append((kernel, bias))
 
+    @staticmethod
+    def _dft_matrices(length):
+        """cos and sin of 2 pi n k / length, float32 `(length, length)` (both symmetric)."""
+        angles = 2.0 * math.pi * ops.cast(ops.outer(ops.arange(length), ops.arange(length)) % length, "float32")
+        angles = angles / float(length)
+        return ops.cos(angles), ops.sin(angles)
+
+    def _spectrum(self, planes):
+        """(real, imag) of fft2 of real `(batch, C, T, V)` planes."""
+        if self.transform == "fft":
+            return ops.fft2((planes, ops.zeros_like(planes)))
+        cos_t, sin_t = self._dft_matrices(planes.shape[2])
+        cos_v, sin_v = self._dft_matrices(planes.shape[3])
+        by_cos, by_sin = ops.matmul(planes, cos_v), ops.matmul(planes, sin_v)
+        real = ops.matmul(cos_t, by_cos) - ops.matmul(sin_t, by_sin)
+        imag = -(ops.matmul(sin_t, by_cos) + ops.matmul(cos_t, by_sin))
+        return real, imag
+
+    def _inverse_real(self, real, imag):
+        """The real part of ifft2(real + j imag), `(batch, C, T, V)`."""
+        if self.transform == "fft":
+            return ops.ifft2((real, imag))[0]
+        frames, joints = real.shape[2], real.shape[3]
+        cos_t, sin_t = self._dft_matrices(frames)
+        cos_v, sin_v = self._dft_matrices(joints)
+        first = ops.matmul(real, cos_v) - ops.matmul(imag, sin_v)
+        second = ops.matmul(real, sin_v) + ops.matmul(imag, cos_v)
+        return (ops.matmul(cos_t, first) - ops.matmul(sin_t, second)) / float(frames * joints)
+
     def _mask(self, part, network):
         kernel, bias = self.attention_networks[network]
         batch, channels, frames, joints = ops.shape(part)
@@ -70,7 +109,7 @@ class FrequencyAttention(keras.layers.Layer):
         """The spectrum and the masks applied to it: (real, imag, real mask, imag mask),
         each float32 `(batch, C, T, V)` with frequencies in FFT order (no masks: None)."""
         planes = ops.transpose(ops.cast(inputs, "float32"), (0, 3, 1, 2))  # fft2 works on (T, V)
-        real, imag = ops.fft2((planes, ops.zeros_like(planes)))
+        real, imag = self._spectrum(planes)
         if self.variant == "none":
             return real, imag, None, None
         if self.variant == "amplitude":
@@ -82,8 +121,7 @@ class FrequencyAttention(keras.layers.Layer):
         if self.variant == "none":
             return inputs
         real, imag, real_mask, imag_mask = self.attention_masks(inputs)
-        attended, _ = ops.ifft2((real * real_mask, imag * imag_mask))
-        attended = ops.transpose(attended, (0, 2, 3, 1))
+        attended = ops.transpose(self._inverse_real(real * real_mask, imag * imag_mask), (0, 2, 3, 1))
         inputs = ops.cast(inputs, "float32")
         return inputs + attended if self.variant == "residual" else attended
 
@@ -101,5 +139,5 @@ class FrequencyAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.pop("dtype", None)
-        config.update(variant=self.variant, frequency_bias=self.frequency_bias)
+        config.update(variant=self.variant, frequency_bias=self.frequency_bias, transform=self.transform)
         return config
