@@ -38,7 +38,9 @@ setup(
     extras_require={
         # pytest 9.2's node ids undo xdist's --dist loadgroup grouping without a word
         # (pytest-dev/pytest-xdist#1386); tests/conftest.py fails a grouped test where that happens.
-        "test": ["pytest>=9.1,<9.2", "pytest-xdist>=3.8,<4", "hypothesis>=6.100,<7"],
+        "test": ["pytest>=9.1,<9.2", "pytest-xdist>=3.8,<4", "hypothesis>=6.100,<7", "ai-edge-litert>=2.1,<3"],
+        # The standalone LiteRT interpreter, to run the .tflite exports without TensorFlow.
+        "litert": ["ai-edge-litert>=2.1,<3"],
         "bench": [],
         # On a CUDA machine: pip install -e '.[cuda]' pulls the CUDA libraries TF needs.
         "cuda": [TENSORFLOW.replace("tensorflow", "tensorflow[and-cuda]", 1)],

@@ -1,0 +1,95 @@
+"""Batch-1 latency and size of each export format side by side, in one run.
+
+    python bench/formats.py [--preset=ntu60] [--calls=200] [--persons_present=1]
+
+The NTU-60 setting (weights at their initialisation: latency does not depend on them) as
+the SavedModel in TensorFlow (its serving_default, which samples the clip in the graph and
+computes only the persons present) and as LiteRT float32, float16, int8 (dynamic range)
+and all-integer int8 on the standalone interpreter (XNNPACK) with 1 and 2 threads (the
+clip prepared and resampled first, as LiteRTClassifier does: not timed). Prints p50 and
+p99 in ms and the file sizes, and the JSON with --out.
+"""
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import flags  # noqa: E402
+
+from slnl_tf import flags as project_flags  # noqa: E402
+
+flags.DEFINE_string("preset", "ntu60", "the model config (slnl_tf.config.PRESETS)")
+flags.DEFINE_integer("calls", 200, "timed calls per format after 20 warm-up calls", lower_bound=10)
+flags.DEFINE_integer("persons_present", 1, "persons in the clip (of the config's M)", lower_bound=1)
+flags.DEFINE_string("out", None, "also write the figures as JSON here")
+FLAGS = flags.FLAGS
+
+
+def _percentiles(call, calls):
+    import numpy as np
+
+    for _ in range(20):
+        call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append(1000 * (time.perf_counter() - start))
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def _size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def main(argv):
+    import numpy as np
+    import tensorflow as tf
+
+    from slnl_tf import export, litert
+    from slnl_tf.config import PRESETS
+    from slnl_tf.data import clip_files
+    from slnl_tf.model import build_model
+
+    config = PRESETS[FLAGS.preset]
+    rng = np.random.default_rng(0)
+    clip = np.zeros((config.channels, 80, config.joints, config.persons), np.float32)
+    clip[..., : FLAGS.persons_present] = rng.normal(size=clip[..., : FLAGS.persons_present].shape)
+    model = build_model(config)
+    spec = clip_files.default_spec(config.channels, config.joints, config.persons)
+    figures = {"preset": FLAGS.preset, "persons_present": FLAGS.persons_present, "formats": {}}
+    with tempfile.TemporaryDirectory() as directory:
+        saved = os.path.join(directory, "saved", "1")
+        export.export(model, config, saved, input_spec=spec)
+        serve = tf.saved_model.load(saved).signatures["serving_default"]
+        batch = tf.constant(clip[None])
+        figures["formats"]["SavedModel (TensorFlow)"] = {
+            **_percentiles(lambda: serve(clips=batch), FLAGS.calls), "bytes": _size(saved)}
+        representative = export.resample_batch(tf.constant(rng.normal(size=(16, *clip.shape)).astype(np.float32)),
+                                               config.frames, 0.95).numpy()
+        lite = os.path.join(directory, "litert")
+        litert.export(model, config, lite, spec, litert.QUANTIZATIONS, representative, log=lambda _: None)
+        prepared = litert.resample(clip, config.frames, 0.95)
+        for quantization in litert.QUANTIZATIONS:
+            for threads in (1, 2):
+                classifier = litert.LiteRTClassifier(lite, quantization, threads=threads)
+                figures["formats"][f"LiteRT {quantization}, {threads} thread(s)"] = {
+                    **_percentiles(lambda: classifier.probabilities(prepared), FLAGS.calls),
+                    "bytes": _size(os.path.join(lite, litert.model_file(quantization)))}
+    print(f"{FLAGS.preset}, batch 1, {FLAGS.persons_present} of {config.persons} persons present, "
+          f"{FLAGS.calls} calls:")
+    print("| format | p50 ms | p99 ms | size MB |\n|---|---|---|---|")
+    for name, figure in figures["formats"].items():
+        print(f"| {name} | {figure['p50_ms']:.1f} | {figure['p99_ms']:.1f} | {figure['bytes'] / 1e6:.2f} |")
+    if FLAGS.out:
+        with open(FLAGS.out, "w") as f:
+            json.dump(figures, f, indent=1)
+
+
+if __name__ == "__main__":
+    project_flags.run(main)
