@@ -58,18 +58,18 @@ def confusion_matrix(labels, predictions, num_classes):
 FIGURES = ("confusion_matrix", "per_class_accuracy", "top_confusions")
 
 
-def write_figures(matrix, class_names, out_dir):
-    """The confusion matrix, per-class top-1 and the most confused pairs as PNG and SVG in
-    `out_dir` (slnl_tf/plots.py); returns the PNG paths by figure name."""
+def write_figures(matrix, class_names, out_dir, top_confusions=20):
+    """The confusion matrix, per-class top-1 and the `top_confusions` most confused pairs as
+    PNG and SVG in `out_dir` (slnl_tf/plots.py); returns the PNG paths by figure name."""
     from slnl_tf import plots
 
     figures = {"confusion_matrix": plots.confusion_figure(matrix, class_names),
                "per_class_accuracy": plots.per_class_accuracy_figure(matrix, class_names),
-               "top_confusions": plots.top_confusions_figure(matrix, class_names)}
+               "top_confusions": plots.top_confusions_figure(matrix, class_names, top_confusions)}
     return {name: plots.save(figure, os.path.join(out_dir, name))[0] for name, figure in figures.items()}
 
 
-def report(names, labels, scores, num_classes, class_names, out_dir, scored=None):
+def report(names, labels, scores, num_classes, class_names, out_dir, scored=None, top_confusions=20):
     """Writes the evaluation files and returns the metrics dict; `scored` (which split and
     weights) goes into metrics.json beside it."""
     os.makedirs(out_dir, exist_ok=True)
@@ -93,13 +93,14 @@ def report(names, labels, scores, num_classes, class_names, out_dir, scored=None
         for i in range(num_classes):
             total = int(matrix[i].sum())
             writer.writerow([i, class_names[i], total, f"{matrix[i, i] / total:.4f}" if total else ""])
-    write_figures(matrix, class_names, out_dir)
+    write_figures(matrix, class_names, out_dir, top_confusions)
     np.savez_compressed(os.path.join(out_dir, "scores.npz"), names=names, labels=labels,
                         **{head: values.astype(np.float32) for head, values in scores.items()})
     return metrics, matrix
 
 
-def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95, clips=1, weights=None):
+def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95, clips=1, weights=None,
+             top_confusions=20):
     """Scores `split`; with clips > 1 the probabilities of `clips` windows spread evenly
     from the start to the end of each sample's valid frames are averaged. `weights` says
     which weights the model holds (recorded in metrics.json)."""
@@ -128,7 +129,7 @@ def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_r
         scores = clip_scores if scores is None else {k: scores[k] + v for k, v in clip_scores.items()}
     scores = {head: values / len(positions) for head, values in scores.items()}
     return report(names, labels, scores, config.num_classes, manifest.get("class_names"), out_dir,
-                  scored={"split": split, "weights": weights})
+                  scored={"split": split, "weights": weights}, top_confusions=top_confusions)
 
 
 def format_metrics(metrics):
@@ -157,7 +158,8 @@ def main(argv):
     try:
         model, weights = restore_for_inference(config, checkpoint, describe=True)
         metrics, _ = evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir, FLAGS.batch_size,
-                              FLAGS.eval_crop_ratio, FLAGS.eval_clips, weights=weights)
+                              FLAGS.eval_crop_ratio, FLAGS.eval_clips, weights=weights,
+                              top_confusions=FLAGS.top_confusions)
     except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error))
     print(f"scored {weights} on split {FLAGS.eval_split!r}:")
@@ -174,6 +176,7 @@ def cli():
     project_flags.define_training_flags()
     flags.DEFINE_string("checkpoint", None, "checkpoint prefix or directory (default: <model_dir>/checkpoints)")
     flags.DEFINE_string("eval_dir", None, "output directory (default: <model_dir>/eval_<split>)")
+    flags.DEFINE_integer("top_confusions", 20, "pairs in the most-confused-pairs figure", lower_bound=1)
     project_flags.run(main, project_flags, positional_run=True)
 
 

@@ -7,7 +7,7 @@ CLIP is a raw NTU-format `.skeleton` file, a Kinetics-skeleton or NW-UCLA `.json
 `skeleton_pos.txt`, a `.npy` array `(C, T, V, M)` (or `(N, C, T, V, M)`: `--index`), or a
 `.tfrecord` shard of a built dataset (`--sample=NAME`, default its first record). Each
 person is drawn in its own colour, with the bones of its layout (slnl_tf/data/bones.py;
-a custom dataset's `layout.json` may list `"bones"`). With `--export_dir` the clip is also
+a custom dataset's `layout.json` may list `"bones"`: `--layout`, or kept in its records). With `--export_dir` the clip is also
 classified in sliding windows of `--window` frames every `--stride` frames, prepared as the
 export's training data was, and each frame shows the top classes of the latest window and
 a bar chart of their scores.
@@ -161,11 +161,14 @@ def main(argv):
     path = argv[1]
     try:
         clip, name, layout = read_clip(path, FLAGS.index, FLAGS.sample)
+        if FLAGS.layout:
+            with open(FLAGS.layout) as f:
+                layout = json.load(f)
         predictions = (sliding_predictions(FLAGS.export_dir, clip, FLAGS.window, FLAGS.stride)
                        if FLAGS.export_dir else None)
         out = FLAGS.out or os.path.splitext(os.path.basename(path))[0] + ".gif"
         written = animate(clip, out, name, layout, predictions, FLAGS.fps, FLAGS.every)
-    except (OSError, SampleError) as error:
+    except (OSError, ValueError, SampleError) as error:
         raise app.UsageError(str(error))
     if predictions:
         for end, top in predictions:
@@ -187,6 +190,7 @@ def cli():
     flags.DEFINE_integer("every", 1, "draw every N-th frame (a shorter GIF)", lower_bound=1)
     flags.DEFINE_integer("index", 0, "the clip of an (N, C, T, V, M) .npy", lower_bound=0)
     flags.DEFINE_string("sample", None, "the record of a .tfrecord shard, by name (default: its first)")
+    flags.DEFINE_string("layout", None, "a custom dataset's layout.json, for its \"bones\" (pairs of 0-based joints)")
     project_flags.run(main)
 
 

@@ -333,3 +333,7 @@ def test_each_layouts_bones_join_all_its_joints_into_one_tree():
         assert reached == set(range(joints)), joints
     assert len(bones.BONES[30]) == 28 and bones.bones_for(7, {"bones": [[0, 1]]}) == ((0, 1),)
     assert bones.bones_for(7) == ()
+    with pytest.raises(ValueError, match=r"layout bones \[\(6, 7\)\] name joints outside 0-6"):
+        bones.bones_for(7, {"bones": [[0, 1], [6, 7]]})
+    with pytest.raises(ValueError, match="pairs of joint indices"):
+        bones.bones_for(7, {"bones": [[0, "hip"]]})

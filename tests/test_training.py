@@ -1,4 +1,5 @@
 import glob
+import html
 import json
 import os
 import re
@@ -355,9 +356,12 @@ def test_evaluation_outputs_are_consistent(records, tmp_path, straight_run):
 def test_a_report_with_fewer_class_names_than_classes_names_the_rest_by_index(tmp_path):
     scores = {head: np.eye(4)[[0, 3, 3]] for head in (*OUTPUTS, evaluate.FUSED)}
     metrics, matrix = evaluate.report(np.array(["a", "b", "c"]), np.array([0, 3, 2]), scores, 4, ["zero", "one"],
-                                      str(tmp_path))
+                                      str(tmp_path), top_confusions=1)
     assert metrics["fused_top1"] == pytest.approx(2 / 3) and matrix[2, 3] == 1
     assert (tmp_path / "confusion_matrix.csv").read_text().splitlines()[0] == "true\\predicted,zero,one,2,3"
+    # The figures carry the names (matplotlib's SVG keeps each text in a comment).
+    svg = html.unescape((tmp_path / "top_confusions.svg").read_text())
+    assert "2 -> 3" in svg and "The 1 most confused pairs" in svg
 
 
 @pytest.mark.xdist_group("straight_run")

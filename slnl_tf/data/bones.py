@@ -45,5 +45,12 @@ def bones_for(joints, layout=None):
     """The bones of a layout: `layout["bones"]` when a custom layout.json gives them, else
     the known layout with this joint count, else none (joints are drawn as points)."""
     if layout and layout.get("bones"):
-        return tuple((int(a), int(b)) for a, b in layout["bones"])
+        try:
+            pairs = tuple((int(a), int(b)) for a, b in layout["bones"])
+        except (TypeError, ValueError):
+            raise ValueError(f"layout bones must be pairs of joint indices, got {layout['bones']!r}") from None
+        outside = [pair for pair in pairs if not all(0 <= j < joints for j in pair)]
+        if outside:
+            raise ValueError(f"layout bones {outside} name joints outside 0-{joints - 1}")
+        return pairs
     return BONES.get(joints, ())
