@@ -25,6 +25,7 @@ setup(
         "slnl-summary = slnl_tf.summary:cli",
         "slnl-serving-client = slnl_tf.serving_client:cli",
         "slnl-visualize = slnl_tf.visualize:cli",
+        "slnl-stream = slnl_tf.stream:cli",
     ]},
     install_requires=[
         TENSORFLOW,

@@ -6,8 +6,10 @@ The NTU-60 setting (weights at their initialisation: latency does not depend on 
 the SavedModel in TensorFlow (its serving_default, which samples the clip in the graph and
 computes only the persons present) and as LiteRT float32, float16, int8 (dynamic range)
 and all-integer int8 on the standalone interpreter (XNNPACK) with 1 and 2 threads (the
-clip prepared and resampled first, as LiteRTClassifier does: not timed). Prints p50 and
-p99 in ms and the file sizes, and the JSON with --out.
+clip prepared and resampled first, as LiteRTClassifier does: not timed), then the
+streaming recognizer's per-decision latency (window 64, stride 8, LiteRT int8, 2 threads:
+preparation, resampling and the call). Prints p50 and p99 in ms and the file sizes, and the
+JSON with --out.
 """
 import json
 import os
@@ -81,11 +83,25 @@ def main(argv):
                 figures["formats"][f"LiteRT {quantization}, {threads} thread(s)"] = {
                     **_percentiles(lambda: classifier.probabilities(prepared), FLAGS.calls),
                     "bytes": _size(os.path.join(lite, litert.model_file(quantization)))}
+        from slnl_tf import stream
+
+        classifier = litert.LiteRTClassifier(lite, "int8", threads=2)
+        recognizer = stream.StreamingRecognizer(classifier.classify, config.joints, config.channels, config.persons,
+                                                window=64, stride=8)
+        frames = np.tile(clip, (1, 4, 1, 1))  # 320 frames
+        latencies = [event.latency_ms for t in range(frames.shape[1])
+                     for event in [recognizer.push({m: frames[:, t, :, m].T for m in range(FLAGS.persons_present)})]
+                     if event]
+        figures["streaming_decision_ms"] = {"p50_ms": float(np.percentile(latencies, 50)),
+                                            "p99_ms": float(np.percentile(latencies, 99)), "decisions": len(latencies)}
     print(f"{FLAGS.preset}, batch 1, {FLAGS.persons_present} of {config.persons} persons present, "
           f"{FLAGS.calls} calls:")
     print("| format | p50 ms | p99 ms | size MB |\n|---|---|---|---|")
     for name, figure in figures["formats"].items():
         print(f"| {name} | {figure['p50_ms']:.1f} | {figure['p99_ms']:.1f} | {figure['bytes'] / 1e6:.2f} |")
+    decisions = figures["streaming_decision_ms"]
+    print(f"streaming, LiteRT int8, 2 threads, window 64, stride 8: p50 {decisions['p50_ms']:.1f} ms, "
+          f"p99 {decisions['p99_ms']:.1f} ms per decision ({decisions['decisions']} decisions)")
     if FLAGS.out:
         with open(FLAGS.out, "w") as f:
             json.dump(figures, f, indent=1)

@@ -111,3 +111,79 @@ def test_export_cli_writes_litert_files(tmp_path):
                               "--format=litert", "--quantizations=int4", f"--export_dir={tmp_path / 'x'}", *fields],
                              cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "--quantizations: unknown ['int4']" in refused.stderr
+
+
+def _fake(clip):
+    """A classifier that says how many frames and persons it saw: class = persons present."""
+    probabilities = np.zeros(3)
+    probabilities[int(np.any(clip != 0, axis=(0, 1, 2)).sum())] = 1.0
+    return probabilities
+
+
+def test_streaming_windows_strides_smoothing_and_persons_coming_and_going():
+    from slnl_tf import stream
+
+    seen = []
+    recognizer = stream.StreamingRecognizer(lambda clip: (seen.append(clip.shape), _fake(clip))[1], joints=4,
+                                            channels=3, persons=2, class_names=["nobody", "one", "two"], window=6,
+                                            stride=3, min_frames=4, smoothing=0.5, top_k=2)
+    one = np.ones((4, 3), np.float32)
+    events = {}
+    for frame in range(1, 14):
+        persons = {"a": one} if frame <= 5 else {"a": one, "b": 2 * one} if frame <= 10 else {"b": 2 * one}
+        event = recognizer.push(persons)
+        if event:
+            events[frame] = event
+    # The first decision after min_frames, then every stride; windows grow up to `window`.
+    assert list(events) == [4, 7, 10, 13] and seen == [(3, 4, 4, 2), (3, 6, 4, 2), (3, 6, 4, 2), (3, 6, 4, 2)]
+    assert events[4].top == [("one", 1.0), ("nobody", 0.0)]
+    assert events[7].top[0] == ("one", 0.5) and events[7].top[1] == ("two", 0.5)  # smoothed: 0.5 old + 0.5 new
+    assert events[10].top[0] == ("two", 0.75)
+    # "b" keeps its slot after "a" leaves, and a newcomer takes the free one.
+    assert recognizer.slots == {"b": 1}
+    recognizer.push({"b": one, "c": one})
+    assert recognizer.slots == {"b": 1, "c": 0}
+    recognizer.push({"b": one, "c": one, "d": one})  # a third person waits: the model takes two
+    assert set(recognizer.slots) == {"b", "c"}
+    assert all(e.latency_ms >= 0 for e in events.values()) and events[13].as_dict()["frame"] == 13
+
+
+def test_streaming_refuses_a_bad_frame_and_keeps_going():
+    from slnl_tf import stream
+
+    recognizer = stream.StreamingRecognizer(_fake, joints=4, channels=3, persons=2, window=2, stride=1)
+    with pytest.raises(ValueError, match=r"person 0: 5 joints of 3 values, but the model takes 4 of 3"):
+        recognizer.push(np.ones((5, 3)))
+    nan = np.ones((4, 3))
+    nan[1, 2] = np.nan
+    with pytest.raises(ValueError, match="not finite"):
+        recognizer.push({7: nan})
+    assert recognizer.pushed == 0 and recognizer.push(np.ones((4, 3))) is None
+    assert recognizer.push(np.ones((4, 3))).top[0][0] == "class 1"
+    with pytest.raises(ValueError, match="smoothing"):
+        stream.StreamingRecognizer(_fake, 4, 3, 2, smoothing=1.0)
+
+
+@pytest.mark.xdist_group("litert")
+def test_stream_cli_reads_json_lines_and_replays_files_with_either_export(exported, tmp_path):
+    saved, directory = exported
+    clip = _test_clips()[0]  # (3, 30, 25, 2), one person
+    lines = [json.dumps({"time": t / 30, "persons": [{"id": 5, "joints": clip[:, t, :, 0].T.tolist()}]})
+             for t in range(30)]
+    lines.insert(10, json.dumps({"persons": [{"id": 5, "joints": [[0, 0, 0]] * 18}]}))
+    lines.insert(20, "not json")
+    for export_dir in (saved, directory):
+        result = subprocess.run([sys.executable, "-m", "slnl_tf.stream", f"--export_dir={export_dir}", "--window=16",
+                                 "--stride=4", "--json", "-"], input="\n".join(lines), cwd=ROOT,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        events = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [e["frame"] for e in events] == [16, 20, 24, 28] and events[0]["time"] == pytest.approx(15 / 30)
+        assert {top["name"] for e in events for top in e["top"]} <= set(NAMES)
+        assert "line 11: skipped, person 5: 18 joints of 3 values, but the model takes 25 of 3" in result.stderr
+        assert "line 21: skipped, not a frame (JSONDecodeError" in result.stderr and "2 frames skipped" in result.stderr
+    np.save(tmp_path / "clip.npy", clip)
+    replay = subprocess.run([sys.executable, "-m", "slnl_tf.stream", f"--export_dir={directory}", "--window=16",
+                             "--stride=8", "--fps=0", str(tmp_path / "clip.npy")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert replay.returncode == 0 and len(replay.stdout.splitlines()) == 2, replay.stderr[-2000:]

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("slnl-train", "slnl-build", "slnl-evaluate", "slnl-export", "slnl-predict", "slnl-summary",
-            "slnl-serving-client", "slnl-visualize")
+            "slnl-serving-client", "slnl-visualize", "slnl-stream")
 
 
 @pytest.fixture(scope="module")

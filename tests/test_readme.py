@@ -19,6 +19,7 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MODULES = {"slnl-train": "slnl_tf.train", "slnl-build": "slnl_tf.data.build", "slnl-evaluate": "slnl_tf.evaluate",
            "slnl-export": "slnl_tf.export", "slnl-predict": "slnl_tf.predict", "slnl-summary": "slnl_tf.summary",
            "slnl-serving-client": "slnl_tf.serving_client", "slnl-visualize": "slnl_tf.visualize",
+           "slnl-stream": "slnl_tf.stream",
            "train_main.py": "slnl_tf.train",
            "bench/accuracy.py": "bench/accuracy.py", "bench/run.py": "bench/run.py"}
 # Programs that are not this project's.
@@ -95,7 +96,7 @@ def test_every_documented_command_uses_flags_its_program_has():
 def test_every_usage_line_in_the_commands_help_uses_their_flags():
     problems, usage_lines = [], 0
     for program in ("slnl-train", "slnl-build", "slnl-evaluate", "slnl-export", "slnl-predict", "slnl-serving-client",
-                    "slnl-summary", "slnl-visualize"):
+                    "slnl-summary", "slnl-visualize", "slnl-stream"):
         for line in help_of(program).split("\n\nflags:")[0].replace("\\\n", " ").splitlines():
             line = re.sub(r"\s+#.*$", "", line).strip()
             if re.match(r"^(slnl-|python )", line) and "..." not in line.replace("[--flag=value ...]", ""):
