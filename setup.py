@@ -6,6 +6,8 @@ the exact versions CI and `make` install (README, "Dependencies").
 from setuptools import find_packages, setup
 
 TENSORFLOW = "tensorflow>=2.21,<2.22"
+LITERT = ["ai-edge-litert>=2.1,<3"]
+ONNX = ["tf2onnx>=1.16,<2", "onnx>=1.16,<2", "onnxruntime>=1.18,<2"]
 
 setup(
     name="slnl-tf",
@@ -39,9 +41,11 @@ setup(
     extras_require={
         # pytest 9.2's node ids undo xdist's --dist loadgroup grouping without a word
         # (pytest-dev/pytest-xdist#1386); tests/conftest.py fails a grouped test where that happens.
-        "test": ["pytest>=9.1,<9.2", "pytest-xdist>=3.8,<4", "hypothesis>=6.100,<7", "ai-edge-litert>=2.1,<3"],
+        "test": ["pytest>=9.1,<9.2", "pytest-xdist>=3.8,<4", "hypothesis>=6.100,<7", *LITERT, *ONNX],
         # The standalone LiteRT interpreter, to run the .tflite exports without TensorFlow.
-        "litert": ["ai-edge-litert>=2.1,<3"],
+        "litert": LITERT,
+        # The ONNX export's converter and ONNX Runtime.
+        "onnx": ONNX,
         "bench": [],
         # On a CUDA machine: pip install -e '.[cuda]' pulls the CUDA libraries TF needs.
         "cuda": [TENSORFLOW.replace("tensorflow", "tensorflow[and-cuda]", 1)],

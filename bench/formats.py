@@ -5,7 +5,8 @@
 The NTU-60 setting (weights at their initialisation: latency does not depend on them) as
 the SavedModel in TensorFlow (its serving_default, which samples the clip in the graph and
 computes only the persons present) and as LiteRT float32, float16, int8 (dynamic range)
-and all-integer int8 on the standalone interpreter (XNNPACK) with 1 and 2 threads (the
+and all-integer int8 on the standalone interpreter (XNNPACK) and ONNX on ONNX Runtime, with
+1 and 2 threads (the
 clip prepared and resampled first, as LiteRTClassifier does: not timed), then the
 streaming recognizer's per-decision latency (window 64, stride 8, LiteRT int8, 2 threads:
 preparation, resampling and the call). Prints p50 and p99 in ms and the file sizes, and the
@@ -53,7 +54,7 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
-    from slnl_tf import export, litert
+    from slnl_tf import export, litert, onnx_export, portable
     from slnl_tf.config import PRESETS
     from slnl_tf.data import clip_files
     from slnl_tf.model import build_model
@@ -76,13 +77,20 @@ def main(argv):
                                                config.frames, 0.95).numpy()
         lite = os.path.join(directory, "litert")
         litert.export(model, config, lite, spec, litert.QUANTIZATIONS, representative, log=lambda _: None)
-        prepared = litert.resample(clip, config.frames, 0.95)
+        prepared = portable.resample(clip, config.frames, 0.95)
         for quantization in litert.QUANTIZATIONS:
             for threads in (1, 2):
                 classifier = litert.LiteRTClassifier(lite, quantization, threads=threads)
                 figures["formats"][f"LiteRT {quantization}, {threads} thread(s)"] = {
                     **_percentiles(lambda: classifier.probabilities(prepared), FLAGS.calls),
                     "bytes": _size(os.path.join(lite, litert.model_file(quantization)))}
+        onnx_dir = os.path.join(directory, "onnx")
+        onnx_export.export(model, config, onnx_dir, spec, log=lambda _: None)
+        for threads in (1, 2):
+            classifier = onnx_export.OnnxClassifier(onnx_dir, threads=threads)
+            figures["formats"][f"ONNX Runtime, {threads} thread(s)"] = {
+                **_percentiles(lambda: classifier.probabilities(prepared), FLAGS.calls),
+                "bytes": _size(os.path.join(onnx_dir, onnx_export.MODEL_FILE))}
         from slnl_tf import stream
 
         classifier = litert.LiteRTClassifier(lite, "int8", threads=2)

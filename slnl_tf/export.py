@@ -3,6 +3,7 @@
     slnl-export RUN_DIR [CHECKPOINT] --export_dir=exports/slnl_rfa/1
     slnl-export runs/ntu_cs runs/ntu_cs/best.keras --export_dir=exports/slnl_rfa/1
     slnl-export runs/ntu_cs --format=litert --export_dir=exports/litert     # slnl_tf/litert.py
+    slnl-export runs/ntu_cs --format=onnx --export_dir=exports/onnx         # slnl_tf/onnx_export.py
 
 RUN_DIR is a training's --model_dir (its resolved.flags) or a flagfile; CHECKPOINT
 defaults to RUN_DIR/best.keras, else its latest checkpoint.
@@ -129,6 +130,12 @@ def main(argv):
         raise app.UsageError(str(error))
     input_spec = clip_files.input_spec(manifest) if manifest else clip_files.default_spec(
         config.channels, config.joints, config.persons)
+    if FLAGS.format == "onnx":
+        from slnl_tf import onnx_export
+
+        onnx_export.export(model, config, FLAGS.export_dir, input_spec, FLAGS.eval_crop_ratio)
+        print(f"exported {checkpoint} -> {FLAGS.export_dir} (ONNX, opset {onnx_export.OPSET})")
+        return
     if FLAGS.format == "litert":
         from slnl_tf import litert
 
@@ -163,8 +170,9 @@ def cli():
     project_flags.define_training_flags()
     flags.DEFINE_string("checkpoint", None, "a .keras model, a .weights.h5 checkpoint or a checkpoint directory "
                                             "(default: <model_dir>/best.keras, else its latest checkpoint)")
-    flags.DEFINE_enum("format", "savedmodel", ["savedmodel", "litert"],
-                      "savedmodel: TF Serving's layout; litert: .tflite files for phones and embedded devices")
+    flags.DEFINE_enum("format", "savedmodel", ["savedmodel", "litert", "onnx"],
+                      "savedmodel: TF Serving's layout; litert: .tflite files for phones and embedded devices; "
+                      "onnx: model.onnx for ONNX Runtime")
     flags.DEFINE_list("quantizations", ["float32", "float16", "int8"],
                       "litert: float32, float16 (weights), int8 (weights, dynamic range), int8_full (all-integer, "
                       "calibrated on 64 training clips)")

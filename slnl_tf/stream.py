@@ -6,7 +6,7 @@
 Frames arrive one at a time (`StreamingRecognizer.push` in Python; the command replays a
 raw clip file at `--fps`, or reads JSON lines from stdin, `-`). The recognizer keeps the
 last `window` frames, classifies them every `stride` frames with an export (a SavedModel
-directory, or a LiteRT directory holding model.json), smooths the scores over time (an
+directory, or a LiteRT or ONNX export directory holding model.json), smooths the scores over time (an
 exponential moving average) and emits an event: (time, frame, top classes and scores,
 latency of that decision). One frame on stdin is one JSON object:
 
@@ -45,11 +45,18 @@ class Event:
 
 def load_classifier(export_dir, quantization="float32", threads=None):
     """(classify(raw clip (C, T, V, M)) -> probabilities, class names, raw layout) of a
-    SavedModel export or a LiteRT export directory (model.json)."""
-    from slnl_tf import litert
+    SavedModel export, a LiteRT or an ONNX export directory (model.json)."""
+    from slnl_tf import portable
 
-    if os.path.exists(os.path.join(export_dir, litert.METADATA_FILE)):
-        classifier = litert.LiteRTClassifier(export_dir, quantization, threads)
+    if os.path.exists(os.path.join(export_dir, portable.METADATA_FILE)):
+        from slnl_tf import onnx_export
+
+        if os.path.exists(os.path.join(export_dir, onnx_export.MODEL_FILE)):
+            classifier = onnx_export.OnnxClassifier(export_dir, threads)
+        else:
+            from slnl_tf.litert import LiteRTClassifier
+
+            classifier = LiteRTClassifier(export_dir, quantization, threads)
         spec = classifier.metadata["input_spec"]
         classify = classifier.classify
     else:
@@ -164,7 +171,7 @@ def main(argv):
     if len(argv) != 2:
         raise app.UsageError("give one raw clip file to replay, or - to read JSON lines of frames from stdin")
     if not FLAGS.export_dir:
-        raise app.UsageError("--export_dir is required: a SavedModel or a LiteRT export (model.json)")
+        raise app.UsageError("--export_dir is required: a SavedModel, LiteRT or ONNX export")
     try:
         classify, class_names, layout = load_classifier(FLAGS.export_dir, FLAGS.quantization, FLAGS.threads)
     except (FileNotFoundError, OSError) as error:
@@ -206,7 +213,7 @@ def cli():
 
     from slnl_tf import flags as project_flags
 
-    flags.DEFINE_string("export_dir", None, "a SavedModel version directory, or a LiteRT export (model.json)")
+    flags.DEFINE_string("export_dir", None, "a SavedModel version directory, or a LiteRT or ONNX export (model.json)")
     flags.DEFINE_enum("quantization", "float32", ["float32", "float16", "int8", "int8_full"], "LiteRT: which model")
     flags.DEFINE_integer("threads", None, "LiteRT: interpreter threads (default: its own)", lower_bound=1)
     flags.DEFINE_integer("window", 64, "frames each decision sees", lower_bound=2)

@@ -1,6 +1,7 @@
-"""The LiteRT export against the SavedModel on the same clips, on the standalone interpreter
-(ai-edge-litert, which has builtin ops only: a model that needed Select TF ops would not
-load), its metadata, and the classifier that prepares raw clips with NumPy."""
+"""The LiteRT and ONNX exports against the SavedModel on the same clips, on the standalone
+LiteRT interpreter (ai-edge-litert, which has builtin ops only: a model that needed Select
+TF ops would not load) and ONNX Runtime; their metadata; the classifier that prepares raw
+clips with NumPy; the streaming recognizer over any of them."""
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from slnl_tf import export, litert
+from slnl_tf import export, litert, onnx_export, portable
 from slnl_tf.data import clip_files, synthetic
 from slnl_tf.data.sample import SampleError
 from slnl_tf.model import build_losses, build_model
@@ -35,6 +36,7 @@ def exported(tmp_path_factory):
     representative = export.resample_batch(tf.constant(clips[:32]), TINY.frames, 0.95).numpy()
     litert.export(model, TINY, str(root / "litert"), SPEC, litert.QUANTIZATIONS, representative,
                   log=lambda _: None)
+    onnx_export.export(model, TINY, str(root / "onnx"), SPEC, log=lambda _: None)
     return root / "saved" / "1", root / "litert"
 
 
@@ -55,7 +57,7 @@ def test_resample_is_the_saved_models_resampling():
         clip = rng.normal(size=(3, frames, 4, 2)).astype(np.float32)
         for ratio in (0.5, 0.95, 1.0):
             expected = export.resample_batch(tf.constant(clip[None]), 16, ratio).numpy()[0]
-            np.testing.assert_allclose(litert.resample(clip, 16, ratio), expected, rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(portable.resample(clip, 16, ratio), expected, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.xdist_group("litert")
@@ -79,9 +81,24 @@ def test_every_form_loads_on_the_standalone_interpreter_and_agrees_with_the_save
 
 
 @pytest.mark.xdist_group("litert")
+def test_onnx_gives_the_saved_models_scores_at_any_batch(exported):
+    saved, directory = exported
+    clips = _test_clips()
+    reference = _saved_model_probabilities(saved, clips)
+    classifier = onnx_export.OnnxClassifier(str(directory.parent / "onnx"))
+    probabilities = np.stack([classifier.classify(clip) for clip in clips])
+    np.testing.assert_allclose(probabilities, reference, rtol=1e-4, atol=1e-5)
+    batch = np.stack([classifier.prepared(clip) for clip in clips[:5]])
+    outputs = classifier.session.run(None, {classifier._input: batch})
+    np.testing.assert_allclose(outputs[0], reference[:5], rtol=1e-4, atol=1e-5)
+    assert outputs[1].shape == (5, TINY.num_classes)  # the concat head's logits
+    assert classifier.metadata["input"]["shape"][0] == "batch"
+
+
+@pytest.mark.xdist_group("litert")
 def test_metadata_and_bad_clips(exported):
     _, directory = exported
-    metadata = json.loads((directory / litert.METADATA_FILE).read_text())
+    metadata = json.loads((directory / portable.METADATA_FILE).read_text())
     assert metadata["input"]["shape"] == [1, 3, TINY.frames, 25, 2] and metadata["class_names"] == NAMES
     assert metadata["input_spec"] == SPEC and set(metadata["models"]) == set(litert.QUANTIZATIONS)
     classifier = litert.LiteRTClassifier(str(directory))
@@ -172,7 +189,7 @@ def test_stream_cli_reads_json_lines_and_replays_files_with_either_export(export
              for t in range(30)]
     lines.insert(10, json.dumps({"persons": [{"id": 5, "joints": [[0, 0, 0]] * 18}]}))
     lines.insert(20, "not json")
-    for export_dir in (saved, directory):
+    for export_dir in (saved, directory, directory.parent / "onnx"):
         result = subprocess.run([sys.executable, "-m", "slnl_tf.stream", f"--export_dir={export_dir}", "--window=16",
                                  "--stride=4", "--json", "-"], input="\n".join(lines), cwd=ROOT,
                                 capture_output=True, text=True, timeout=300)

@@ -1,0 +1,108 @@
+"""What the LiteRT and ONNX exports share: the network in a convertible form (the frequency
+attention's DFT as matrix products, every person slot computed), the metadata beside the
+model files, and a classifier that prepares raw clips with NumPy, as the SavedModel does in
+its graph, so that an exported file runs without TensorFlow."""
+import json
+import os
+
+import numpy as np
+
+from slnl_tf.data import clip_files
+
+METADATA_FILE = "model.json"
+
+
+def matmul_model(model, config):
+    """`model`'s network with the frequency attention's DFT as matrix products and its
+    weights, every person slot computed (a fixed graph)."""
+    from slnl_tf.model import build_model
+
+    converted = build_model(config, frequency_transform="matmul")
+    for layer in converted.layers:
+        if layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return converted
+
+
+def classify_function(model, config, batch=1):
+    """A tf.function of prepared clips `(batch, C, T, V, M)` (None: any batch) returning
+    `probabilities` (the fused score: the mean of the three heads' softmaxes) and `logits`
+    (the concatenated head's), float32 `(batch, classes)`, in that order."""
+    import tensorflow as tf
+
+    from slnl_tf.model import OUTPUTS as HEADS
+
+    network = matmul_model(model, config)
+    spec = tf.TensorSpec((batch, config.channels, config.frames, config.joints, config.persons), tf.float32,
+                         name="clips")
+
+    @tf.function(input_signature=[spec])
+    def classify(clips):
+        logits = network(clips, training=False)
+        probabilities = tf.add_n([tf.nn.softmax(tf.cast(logits[h], tf.float32)) for h in HEADS]) / len(HEADS)
+        return probabilities, tf.cast(logits["concat"], tf.float32)
+
+    return classify
+
+
+def write_metadata(export_dir, config, input_spec, models, eval_crop_ratio, batch=1):
+    """`model.json`: the input, the outputs, the model files, the class names and how a raw
+    clip is prepared (slnl_tf/data/clip_files.py)."""
+    metadata = {
+        "input": {"name": "clips", "shape": [batch, config.channels, config.frames, config.joints, config.persons],
+                  "dtype": "float32", "layout": "(batch, C, T, V, M), prepared and resampled to T frames"},
+        "outputs": {"probabilities": "fused score (mean of the three heads' softmaxes)",
+                    "logits": "the concatenated head's logits"},
+        "models": models,
+        "frames": config.frames,
+        "eval_crop_ratio": eval_crop_ratio,
+        "class_names": (input_spec.get("class_names") or [])[: config.num_classes],
+        "input_spec": input_spec,
+    }
+    with open(os.path.join(export_dir, METADATA_FILE), "w") as f:
+        json.dump(metadata, f, indent=1)
+    return metadata
+
+
+def read_metadata(export_dir):
+    with open(os.path.join(export_dir, METADATA_FILE)) as f:
+        return json.load(f)
+
+
+def resample(clip, frames_out, ratio):
+    """(C, T, V, M) -> (C, frames_out, V, M): the central `ratio` of the frames, linearly
+    resized with half-pixel centres; NumPy's version of export.resample_batch."""
+    frames = clip.shape[1]
+    length = int(np.clip(np.round(ratio * frames), 1, frames))
+    start = int(np.round(0.5 * (frames - length)))
+    position = np.clip((np.arange(frames_out, dtype=np.float32) + 0.5) * (length / frames_out) - 0.5, 0.0,
+                       length - 1)
+    lower = np.floor(position).astype(np.int64)
+    weight = (position - lower).astype(np.float32)[None, :, None, None]
+    before = clip[:, start + lower]
+    after = clip[:, start + np.minimum(lower + 1, length - 1)]
+    return (before + (after - before) * weight).astype(np.float32)
+
+
+class PreparingClassifier:
+    """An export directory with model.json: `classify(clip)` takes a raw clip `(C, T, V, M)`
+    as a reader gives it, prepares it as the training records were, resamples it to T
+    frames and returns the fused probabilities from `probabilities(prepared clip)`, which
+    each format implements."""
+
+    def __init__(self, export_dir):
+        self.metadata = read_metadata(export_dir)
+        self.class_names = self.metadata["class_names"]
+
+    def prepared(self, clip, where="clip"):
+        """The model's input for a raw clip; raises SampleError naming `where`."""
+        ready = clip_files.prepare(where, np.asarray(clip, np.float32), self.metadata["input_spec"])
+        if isinstance(ready, Exception):
+            raise ready
+        return resample(ready, self.metadata["frames"], self.metadata["eval_crop_ratio"])
+
+    def probabilities(self, prepared_clip):
+        raise NotImplementedError
+
+    def classify(self, clip, where="clip"):
+        return self.probabilities(self.prepared(clip, where))
