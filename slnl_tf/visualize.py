@@ -7,10 +7,10 @@ CLIP is a raw NTU-format `.skeleton` file, a Kinetics-skeleton or NW-UCLA `.json
 `skeleton_pos.txt`, a `.npy` array `(C, T, V, M)` (or `(N, C, T, V, M)`: `--index`), or a
 `.tfrecord` shard of a built dataset (`--sample=NAME`, default its first record). Each
 person is drawn in its own colour, with the bones of its layout (slnl_tf/data/bones.py;
-a custom dataset's `layout.json` may list `"bones"`: `--layout`, or kept in its records). With `--export_dir` the clip is also
-classified in sliding windows of `--window` frames every `--stride` frames, prepared as the
-export's training data was, and each frame shows the top classes of the latest window and
-a bar chart of their scores.
+a custom dataset's `layout.json` may list `"bones"`: `--layout`, or kept in its records).
+With `--export_dir` (a SavedModel, LiteRT or ONNX export) the clip is also classified in
+sliding windows of `--window` frames every `--stride` frames, prepared as the export's
+training data was, and each frame shows the top classes of the latest window as bars.
 """
 import json
 import logging
@@ -61,28 +61,23 @@ def _read_record(path, sample):
     raise SampleError(path, f"no record named {sample!r}")
 
 
-def sliding_predictions(export_dir, clip, window, stride):
+def sliding_predictions(export_dir, clip, window, stride, top=5):
     """[(last frame of the window, [(class name, score)] best first)] of `clip` classified by
-    the SavedModel in windows of `window` frames every `stride` frames (one window when the
-    clip is shorter), each prepared as the export's training data was."""
-    import tensorflow as tf
+    an export (SavedModel, LiteRT or ONNX) in windows of `window` frames every `stride`
+    frames (one window when the clip is shorter), each prepared as the export's training
+    data was."""
+    from slnl_tf.stream import load_classifier
 
-    spec = clip_files.read_spec(export_dir) or clip_files.default_spec(clip.shape[0], clip.shape[2], clip.shape[3])
-    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
-    names = spec.get("class_names")
+    classify, names, _ = load_classifier(export_dir)
     frames = clip.shape[1]
     ends = list(range(min(window, frames), frames + 1, stride)) or [frames]
     if ends[-1] != frames:
         ends.append(frames)
     predictions = []
     for end in ends:
-        prepared = clip_files.prepare(f"frames {end - window}-{end}", clip[:, max(0, end - window): end], spec)
-        if isinstance(prepared, SampleError):
-            raise prepared
-        outputs = serve(clips=tf.constant(prepared[None]))
-        classes = outputs["top_k_classes"].numpy()[0]
-        scores = outputs["top_k_scores"].numpy()[0]
-        predictions.append((end, [(names[c] if names else f"class {c}", float(s)) for c, s in zip(classes, scores)]))
+        probabilities = classify(clip[:, max(0, end - window): end])
+        order = np.argsort(-probabilities, kind="stable")[:top]
+        predictions.append((end, [(names[c] if names else f"class {c}", float(probabilities[c])) for c in order]))
     return predictions
 
 
@@ -183,7 +178,7 @@ def cli():
     from slnl_tf import flags as project_flags
 
     flags.DEFINE_string("out", None, "the GIF to write (default: the clip's name with .gif, here)")
-    flags.DEFINE_string("export_dir", None, "a SavedModel version directory: classify the clip in sliding windows")
+    flags.DEFINE_string("export_dir", None, "an export (SavedModel, LiteRT or ONNX): classify in sliding windows")
     flags.DEFINE_integer("window", 64, "frames per classified window", lower_bound=1)
     flags.DEFINE_integer("stride", 16, "frames between windows", lower_bound=1)
     flags.DEFINE_integer("fps", 30, "the clip's frame rate (NTU, NW-UCLA: 30)", lower_bound=1)
