@@ -53,8 +53,7 @@ def test_a_config_by_name_works_from_any_directory_nested_flagfiles_included(ins
 
 def test_console_scripts_show_their_documentation_and_flags(installed):
     site, elsewhere, env = installed
-    for command, flag in (("slnl-train", "--config"), ("slnl-evaluate", "--checkpoint"), ("slnl-build", "--raw_dir"),
-                          ("slnl-predict", "--export_dir")):
+    for command, flag in (("slnl-train", "--config"), ("slnl-evaluate", "--checkpoint")):
         result = _run([sys.executable, str(site / "bin" / command), "--help"], elsewhere, env)
         assert result.returncode == 0 and flag in result.stdout, (command, result.stdout[-500:], result.stderr[-500:])
         assert "USAGE" not in result.stdout.splitlines()[0], command  # the module's own documentation first
