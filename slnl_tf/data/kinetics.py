@@ -7,12 +7,11 @@ x and y are centred by -0.5, joints with score 0 are zeroed, persons are ranked 
 by summed score and the best `max_persons` kept. Channels are (x, y, score). Frames keep
 their `frame_index` positions (1-based), frames without a person stay zero.
 """
-import json
 import os
 
 import numpy as np
 
-from slnl_tf.data.sample import Sample, SampleError, check_finite, finite_float32
+from slnl_tf.data.sample import Sample, SampleError, check_finite, finite_float32, load_json
 
 NUM_JOINTS = 18
 PERSONS_READ = 5  # ST-GCN reads up to 5 persons per frame before ranking
@@ -29,13 +28,7 @@ def read_label_names(path):
 
 def read_label_file(path):
     """ST-GCN's `kinetics_{split}_label.json`: {clip name: {"label_index", "has_skeleton", ...}}."""
-    try:
-        with open(path) as f:
-            info = json.load(f)
-    except OSError as error:
-        raise SampleError(path, f"cannot read: {error.strerror}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SampleError(path, f"unreadable JSON: {error}")
+    info = load_json(path)
     if not isinstance(info, dict):
         raise SampleError(path, f"a label file maps clip names to entries; this holds a {type(info).__name__}")
     return info
@@ -64,14 +57,9 @@ def read_sample(path, label_names=None, max_persons=2, label=None, labelled=True
     label: the clip's label_index from the split's label JSON, which then takes precedence.
     labelled: False for a clip to classify: its label (-1) is not read.
     """
+    clip = load_json(path)
     try:
-        with open(path) as f:
-            clip = json.load(f)
         frames = clip["data"]
-    except OSError as error:
-        raise SampleError(path, f"cannot read: {error.strerror}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SampleError(path, f"unreadable JSON: {error}")
     except (KeyError, TypeError):
         raise SampleError(path, "no 'data' list of frames")
     if not labelled:

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from slnl_tf.data.sample import Sample, SampleError, finite_float32
+from slnl_tf.data.sample import Sample, SampleError, finite_float32, is_number
 
 NUM_JOINTS = 25
 BODY_INFO_VALUES = 10
@@ -97,7 +97,7 @@ def read_bodies(path):
     try:
         values = np.array(used, dtype=np.float64).reshape(-1, NUM_JOINTS, 3)
     except ValueError:
-        bad = next(t for t in used if not _is_number(t))
+        bad = next(t for t in used if not is_number(t))
         raise SampleError(path, f"non-numeric token {bad.decode('ascii', 'replace')!r} in a joint line")
     values = finite_float32(path, values)
     bodies = [
@@ -105,14 +105,6 @@ def read_bodies(path):
         for body_id, rows in records.items()
     ]
     return num_frames, bodies
-
-
-def _is_number(token):
-    try:
-        float(token)
-        return True
-    except ValueError:
-        return False
 
 
 def _noisy_frame_share(body):

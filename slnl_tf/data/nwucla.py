@@ -5,13 +5,12 @@ One JSON per sequence, named `aXX_sYY_eZZ_vWW.json` (action, subject, take, view
 "label": L}`. Ten actions a01-a06, a08, a09, a11, a12; L is the 1-based position of the
 action in that list (a08 is 7), not the action number. 20 Kinect v1 joints, one body.
 """
-import json
 import os
 import re
 
 import numpy as np
 
-from slnl_tf.data.sample import Sample, SampleError, finite_float32
+from slnl_tf.data.sample import Sample, SampleError, finite_float32, load_json
 
 ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 CLASS_NAMES = ("pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down",
@@ -38,14 +37,9 @@ def parse_name(name):
 
 def read_array(path):
     """(C=3, T, V=20, M=1) float32 and the file's label field (or None); SampleError if unusable."""
+    content = load_json(path)
     try:
-        with open(path) as f:
-            content = json.load(f)
         skeletons = content["skeletons"]
-    except OSError as error:
-        raise SampleError(path, f"cannot read: {error.strerror}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise SampleError(path, f"unreadable JSON: {error}")
     except (KeyError, TypeError):
         raise SampleError(path, "no 'skeletons' list of frames")
     try:

@@ -1,5 +1,6 @@
 """The in-memory sample every reader produces, and the error every reader raises."""
 import dataclasses
+import json
 
 import numpy as np
 
@@ -54,3 +55,23 @@ def finite_float32(path, values):
         values = wide.astype(np.float32)
     check_finite(path, values)
     return values
+
+
+def load_json(path):
+    """The JSON document at `path`; SampleError naming the file when it cannot be read or parsed."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as error:
+        raise SampleError(path, f"cannot read: {error.strerror}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SampleError(path, f"unreadable JSON: {error}")
+
+
+def is_number(token):
+    """Whether a text token parses as a float."""
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False

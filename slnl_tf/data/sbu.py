@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from slnl_tf.data.sample import Sample, SampleError, finite_float32
+from slnl_tf.data.sample import Sample, SampleError, finite_float32, is_number
 
 NUM_JOINTS = 15
 PERSONS = 2
@@ -62,18 +62,10 @@ def read_array(path):
         try:
             rows.append([float(v) for v in values[1:]])
         except ValueError:
-            bad = next(v for v in values[1:] if not _is_number(v))
+            bad = next(v for v in values[1:] if not is_number(v))
             raise SampleError(path, f"non-numeric value {bad.strip()!r} in line {number}")
     values = finite_float32(path, np.array(rows, np.float64).reshape(len(rows), PERSONS, NUM_JOINTS, 3))
     return values.transpose(3, 0, 2, 1)  # (T, M, V, C) -> (C, T, V, M)
-
-
-def _is_number(token):
-    try:
-        float(token)
-        return True
-    except ValueError:
-        return False
 
 
 def read_sample(path):
