@@ -96,9 +96,7 @@ class PreparingClassifier:
 
     def prepared(self, clip, where="clip"):
         """The model's input for a raw clip; raises SampleError naming `where`."""
-        ready = clip_files.prepare(where, np.asarray(clip, np.float32), self.metadata["input_spec"])
-        if isinstance(ready, Exception):
-            raise ready
+        ready = clip_files.prepared_or_raise(where, np.asarray(clip, np.float32), self.metadata["input_spec"])
         return resample(ready, self.metadata["frames"], self.metadata["eval_crop_ratio"])
 
     def probabilities(self, prepared_clip):

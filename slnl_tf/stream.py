@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from slnl_tf.data import arrays, clip_files
+from slnl_tf.data import clip_files
 from slnl_tf.data.sample import SampleError
 
 
@@ -66,10 +66,7 @@ def load_classifier(export_dir, quantization="float32", threads=None):
         spec = predictor.spec
 
         def classify(clip):
-            prepared = clip_files.prepare("the window", clip, spec)
-            if isinstance(prepared, Exception):
-                raise prepared
-            return predictor.probabilities(prepared)
+            return predictor.probabilities(clip_files.prepared_or_raise("the window", clip, spec))
     layout = clip_files.preprocessing_of(spec).input_layout(spec["layout"])
     return classify, spec.get("class_names"), layout
 
@@ -137,15 +134,10 @@ class StreamingRecognizer:
 
 
 def frames_of_file(path, layout):
-    """[{slot: joints (V, C)}] per frame of a raw clip file or a `.npy` `(C, T, V, M)`, as a
+    """[{slot: joints (V, C)}] per frame of a raw clip file or a `.npy` (its first clip), as a
     tracker would give them; raises SampleError naming the file."""
-    if str(path).endswith(".npy"):
-        clip = arrays.load_array(path)
-        if clip.ndim != 4:
-            raise SampleError(path, f"a .npy to replay holds one clip (C, T, V, M); got shape {clip.shape}")
-    else:
-        spec = clip_files.default_spec(layout["channels"], layout["joints"], layout["persons"])
-        clip = clip_files.read_unprepared(path, spec)
+    spec = clip_files.default_spec(layout["channels"], layout["joints"], layout["persons"])
+    clip = clip_files.read_unprepared(path, spec)
     return [{m: clip[:, t, :, m].T for m in range(clip.shape[3]) if np.any(clip[:, t, :, m])}
             for t in range(clip.shape[1])]
 

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from slnl_tf.data import arrays, bones as bone_layouts, clip_files
+from slnl_tf.data import bones as bone_layouts, clip_files
 from slnl_tf.data.sample import SampleError
 
 PERSON_COLOURS = ("tab:blue", "tab:red", "tab:green", "tab:purple")
@@ -30,19 +30,10 @@ def read_clip(path, index=0, sample=None):
     path = str(path)
     if path.endswith(".tfrecord"):
         return _read_record(path, sample)
-    if path.endswith(".npy"):
-        array = arrays.load_array(path)
-        if array.ndim == 5:
-            if not 0 <= index < len(array):
-                raise SampleError(path, f"--index={index}, but the file holds {len(array)} clips")
-            array = array[index]
-        if array.ndim != 4:
-            raise SampleError(path, f"a .npy must hold (C, T, V, M) or (N, C, T, V, M); got shape {array.shape}")
-        clip = array[:, : arrays.valid_frames(array)].astype(np.float32)
-        return clip, f"{os.path.basename(path)}[{index}]", None
     spec = clip_files.default_spec(channels=3, joints=0, persons=2)
-    clip = clip_files.read_unprepared(path, spec)
-    return clip, os.path.basename(path), None
+    clip = clip_files.read_unprepared(path, spec, index)
+    name = f"{os.path.basename(path)}[{index}]" if path.endswith(".npy") else os.path.basename(path)
+    return clip, name, None
 
 
 def _read_record(path, sample):

@@ -77,13 +77,34 @@ def read_clips(path, spec):
     return [(path, SampleError(path, f"a .npy must hold (C, T, V, M) or (N, C, T, V, M); got shape {array.shape}"))]
 
 
-def read_unprepared(path, spec):
-    """A raw clip file (`.skeleton`, `.json`, `.txt`) as read, before any preprocessing:
-    float32 `(C, T, V, M)` with the spec's person count; raises SampleError naming the file."""
-    data = _read_raw(str(path), os.path.splitext(str(path))[1].lower(), spec)
+def read_unprepared(path, spec, index=0):
+    """A clip file as read, before any preprocessing: a raw file (`.skeleton`, `.json`,
+    `.txt`) with the spec's person count, or a `.npy` `(C, T, V, M)` (the `index`-th of an
+    `(N, C, T, V, M)`) without its trailing all-zero frames; float32 `(C, T, V, M)`. Raises
+    SampleError naming the file."""
+    path = str(path)
+    if path.endswith(".npy"):
+        array = arrays.load_array(path)
+        if array.ndim == 5:
+            if not 0 <= index < len(array):
+                raise SampleError(path, f"clip index {index}, but the file holds {len(array)} clips")
+            array = array[index]
+        if array.ndim != 4:
+            raise SampleError(path, f"a .npy must hold (C, T, V, M) or (N, C, T, V, M); got shape {array.shape}")
+        data = _trimmed(path, array)
+    else:
+        data = _read_raw(path, os.path.splitext(path)[1].lower(), spec)
     if isinstance(data, SampleError):
         raise data
     return data
+
+
+def prepared_or_raise(where, data, spec):
+    """`prepare`, raising its SampleError instead of returning it."""
+    prepared = prepare(where, data, spec)
+    if isinstance(prepared, SampleError):
+        raise prepared
+    return prepared
 
 
 def _read_raw(path, suffix, spec):
