@@ -6,8 +6,9 @@ The NTU-60 setting (weights at their initialisation: latency does not depend on 
 the SavedModel in TensorFlow (its serving_default, which samples the clip in the graph and
 computes only the persons present) and as LiteRT float32, float16, int8 (dynamic range)
 and all-integer int8 on the standalone interpreter (XNNPACK) and ONNX on ONNX Runtime, with
-1 and 2 threads (the
-clip prepared and resampled first, as LiteRTClassifier does: not timed), then the
+1 and 2 threads (the clip prepared and resampled first, as LiteRTClassifier does: not
+timed), each as its classifier runs it (a one-person clip: the one-person model) and, for a
+one-person clip, its model of every person slot too; then the
 streaming recognizer's per-decision latency (window 64, stride 8, LiteRT int8, 2 threads:
 preparation, resampling and the call). Prints p50 and p99 in ms and the file sizes, and the
 JSON with --out.
@@ -78,19 +79,29 @@ def main(argv):
         lite = os.path.join(directory, "litert")
         litert.export(model, config, lite, spec, litert.QUANTIZATIONS, representative, log=lambda _: None)
         prepared = portable.resample(clip, config.frames, 0.95)
+        one_person = portable.only_person_slot(prepared) is not None and config.persons > 1
+
+        def time_both(name, classifier, model_path):
+            """The classifier as it runs (the one-person model for a one-person clip), then
+            its model of every slot."""
+            figures["formats"][name] = {
+                **_percentiles(lambda: classifier.probabilities(prepared), FLAGS.calls),
+                "bytes": _size(portable.one_person_file(model_path) if one_person else model_path)}
+            if one_person:
+                figures["formats"][f"{name}, every slot"] = {
+                    **_percentiles(lambda: classifier.all_slots(prepared[None]), FLAGS.calls),
+                    "bytes": _size(model_path)}
+
         for quantization in litert.QUANTIZATIONS:
             for threads in (1, 2):
-                classifier = litert.LiteRTClassifier(lite, quantization, threads=threads)
-                figures["formats"][f"LiteRT {quantization}, {threads} thread(s)"] = {
-                    **_percentiles(lambda: classifier.probabilities(prepared), FLAGS.calls),
-                    "bytes": _size(os.path.join(lite, litert.model_file(quantization)))}
+                time_both(f"LiteRT {quantization}, {threads} thread(s)",
+                          litert.LiteRTClassifier(lite, quantization, threads=threads),
+                          os.path.join(lite, litert.model_file(quantization)))
         onnx_dir = os.path.join(directory, "onnx")
         onnx_export.export(model, config, onnx_dir, spec, log=lambda _: None)
         for threads in (1, 2):
-            classifier = onnx_export.OnnxClassifier(onnx_dir, threads=threads)
-            figures["formats"][f"ONNX Runtime, {threads} thread(s)"] = {
-                **_percentiles(lambda: classifier.probabilities(prepared), FLAGS.calls),
-                "bytes": _size(os.path.join(onnx_dir, onnx_export.MODEL_FILE))}
+            time_both(f"ONNX Runtime, {threads} thread(s)", onnx_export.OnnxClassifier(onnx_dir, threads=threads),
+                      os.path.join(onnx_dir, onnx_export.MODEL_FILE))
         from slnl_tf import stream
 
         classifier = litert.LiteRTClassifier(lite, "int8", threads=2)

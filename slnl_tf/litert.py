@@ -4,11 +4,11 @@
 
 writes `model_float32.tflite`, `model_float16.tflite` (float16 weights), `model_int8.tflite`
 (int8 weights, dynamic-range quantization) and, with `--quantizations=...,int8_full`, an
-all-integer `model_int8_full.tflite` calibrated on clips of the training split; beside them
-`model.json` (slnl_tf/portable.py): the input (one prepared clip `(1, C, T, V, M)`), the
-outputs, the class names and how a raw clip is prepared. Every model uses LiteRT's
-builtin ops only (no Select TF ops), so it runs on the standalone `ai-edge-litert`
-interpreter and on a phone. The frequency attention runs as matrix products with the same
+all-integer `model_int8_full.tflite` calibrated on clips of the training split, each with
+its one-person model `model_<quantization>_one_person.tflite` (slnl_tf/portable.py); beside
+them `model.json`: the input (one prepared clip `(1, C, T, V, M)`), the outputs, the class
+names and how a raw clip is prepared. Every model uses LiteRT's builtin ops only (no Select
+TF ops), so it runs on the standalone `ai-edge-litert` interpreter and on a phone. The frequency attention runs as matrix products with the same
 weights (FrequencyAttention's `transform="matmul"`); LiteRT has no complex FFT.
 
 A LiteRT model takes the clip already prepared and resampled to T frames (the SavedModel
@@ -25,11 +25,13 @@ def model_file(quantization):
     return f"model_{quantization}.tflite"
 
 
-def convert(model, config, quantization="float32", representative_clips=None):
+def convert(model, config, quantization="float32", representative_clips=None, persons=None):
     """The `.tflite` flatbuffer (bytes) of `model` taking one prepared clip float32
-    `(1, C, T, V, M)` and giving `probabilities` (the fused score: the mean of the three
-    heads' softmaxes) and `logits` (the concatenated head's), both float32 `(1, classes)`.
-    `int8_full` needs `representative_clips` (prepared clips `(N, C, T, V, M)`)."""
+    `(1, C, T, V, persons)` (persons: config.persons by default, 1 for the one-person
+    model) and giving `probabilities` (the fused score: the mean of the three heads'
+    softmaxes) and `logits` (the concatenated head's), both float32 `(1, classes)`.
+    `int8_full` needs `representative_clips` (prepared clips `(N, C, T, V, M)`; the
+    one-person model calibrates on their first slot)."""
     import numpy as np
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
@@ -38,7 +40,8 @@ def convert(model, config, quantization="float32", representative_clips=None):
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     if quantization == "int8_full" and representative_clips is None:
         raise ValueError("int8_full needs representative clips to calibrate on")
-    classify = portable.classify_function(model, config)
+    persons = persons or config.persons
+    classify = portable.classify_function(model, config, persons=persons)
     # Frozen first: converted from the Keras model directly, the weights stay resource
     # variables that the interpreter never initialises (READ_VARIABLE fails or gives NaN).
     frozen = convert_variables_to_constants_v2(classify.get_concrete_function())
@@ -50,22 +53,27 @@ def convert(model, config, quantization="float32", representative_clips=None):
         converter.target_spec.supported_types = [tf.float16]
     if quantization == "int8_full":
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        clips = np.asarray(representative_clips, np.float32)
+        clips = np.asarray(representative_clips, np.float32)[..., :persons]
         converter.representative_dataset = lambda: ([clip[None]] for clip in clips)
     return converter.convert()
 
 
 def export(model, config, export_dir, input_spec, quantizations=("float32", "float16", "int8"),
            representative_clips=None, eval_crop_ratio=0.95, log=print):
-    """Writes each quantization's `.tflite` and `model.json` to `export_dir`; returns the paths."""
+    """Writes each quantization's `.tflite` (and its one-person model when the config has
+    more than one person slot) and `model.json` to `export_dir`; returns the paths."""
     os.makedirs(export_dir, exist_ok=True)
     paths = []
     for quantization in quantizations:
-        flatbuffer = convert(model, config, quantization, representative_clips)
-        paths.append(os.path.join(export_dir, model_file(quantization)))
-        with open(paths[-1], "wb") as f:
-            f.write(flatbuffer)
-        log(f"{paths[-1]}: {len(flatbuffer) / 2**20:.2f} MiB")
+        forms = [(model_file(quantization), config.persons)]
+        if config.persons > 1:
+            forms.append((portable.one_person_file(model_file(quantization)), 1))
+        for name, persons in forms:
+            flatbuffer = convert(model, config, quantization, representative_clips, persons)
+            paths.append(os.path.join(export_dir, name))
+            with open(paths[-1], "wb") as f:
+                f.write(flatbuffer)
+            log(f"{paths[-1]}: {len(flatbuffer) / 2**20:.2f} MiB")
     portable.write_metadata(export_dir, config, input_spec, {q: model_file(q) for q in quantizations},
                             eval_crop_ratio)
     return paths
@@ -76,17 +84,20 @@ class LiteRTClassifier(portable.PreparingClassifier):
     takes a raw clip (slnl_tf/portable.py)."""
 
     def __init__(self, export_dir, quantization="float32", threads=None):
+        self.threads = threads
+        super().__init__(export_dir, quantization)
+
+    def load(self, path):
         from ai_edge_litert.interpreter import Interpreter
 
-        super().__init__(export_dir)
-        self.interpreter = Interpreter(model_path=os.path.join(export_dir, model_file(quantization)),
-                                       num_threads=threads)
-        self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]["index"]
-        self._probabilities = self.interpreter.get_output_details()[0]["index"]
+        interpreter = Interpreter(model_path=path, num_threads=self.threads)
+        interpreter.allocate_tensors()
+        clips = interpreter.get_input_details()[0]["index"]
+        probabilities = interpreter.get_output_details()[0]["index"]
 
-    def probabilities(self, prepared_clip):
-        """The fused probabilities `(classes,)` of one prepared clip `(C, T, V, M)`."""
-        self.interpreter.set_tensor(self._input, prepared_clip[None])
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._probabilities)[0]
+        def run(batch):
+            interpreter.set_tensor(clips, batch)
+            interpreter.invoke()
+            return interpreter.get_tensor(probabilities)
+
+        return run

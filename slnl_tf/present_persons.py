@@ -42,7 +42,9 @@ class PresentPersonsModel:
         self.per_person = keras.Model(self.fold.output, [layer.input for layer in merges], name="per_person")
         self.after_merge = keras.Model([layer.output for layer in merges], model.output, name="after_merge")
         person_shape = self.fold.output.shape[1:]
-        self.absent_features = [tf.constant(keras.ops.convert_to_numpy(features)) for features in
+        # NumPy, so that each traced graph holds them as constants rather than capturing an
+        # eager tensor (which tf2onnx would turn into an input).
+        self.absent_features = [keras.ops.convert_to_numpy(features) for features in
                                 self.per_person(tf.zeros((1,) + tuple(person_shape)), training=False)]
 
     def __call__(self, clips):
@@ -56,4 +58,17 @@ class PresentPersonsModel:
         computed = self.per_person(tf.gather(per_person, rows), training=False)
         merged = [merge(self.expand([tf.concat([features, tf.cast(absent, features.dtype)], 0), per_person]))
                   for merge, features, absent in zip(self.merges, computed, self.absent_features)]
+        return self.after_merge(merged, training=False)
+
+    def call_on_fewer_slots(self, clips):
+        """The model's output for clips with fewer person slots than its M, `(batch, C, T,
+        V, m)`, m < M, each missing slot an absent person: every slot given is computed,
+        present or not. A fixed graph (no selection by presence), for the converters: a
+        one-person LiteRT or ONNX model costs one person's network."""
+        per_person = self.fold(clips)  # (batch * m, T, V, C)
+        slots = clips.shape[-1]
+        computed = self.per_person(per_person, training=False)
+        merged = [tf.maximum(tf.reduce_max(tf.reshape(features, (-1, slots) + tuple(features.shape[1:])), axis=1),
+                             tf.cast(absent, features.dtype))
+                  for features, absent in zip(computed, self.absent_features)]
         return self.after_merge(merged, training=False)

@@ -117,8 +117,8 @@ def main(argv):
         lr_schedule=FLAGS.lr_schedule, lr_step_epochs=tuple(int(e) for e in FLAGS.lr_step_epochs),
         warmup_epochs=FLAGS.warmup_epochs, weight_decay=FLAGS.weight_decay, crop_min_ratio=FLAGS.crop_min_ratio,
         eval_crop_ratio=FLAGS.eval_crop_ratio, rotation_degrees=FLAGS.rotation_degrees,
-        scale_range=tuple(float(v) for v in FLAGS.scale_range), strategy=FLAGS.strategy,
-        training_loop=FLAGS.training_loop, mixed_precision=FLAGS.mixed_precision,
+        scale_range=tuple(float(v) for v in FLAGS.scale_range), mirror_probability=FLAGS.mirror_probability,
+        strategy=FLAGS.strategy, training_loop=FLAGS.training_loop, mixed_precision=FLAGS.mixed_precision,
         jit_compile=jit_compile, skip_absent_persons=skip_absent_persons, seed=FLAGS.seed,
         init_checkpoint=FLAGS.init_checkpoint)
     counts = {split: info["written"] for split, info in manifest["splits"].items()}

@@ -52,6 +52,7 @@ class TrainOptions:
     eval_crop_ratio: float = 0.95
     rotation_degrees: float = 0.0
     scale_range: tuple = ()
+    mirror_probability: float = 0.0
     strategy: str = "default"
     training_loop: str = "auto"
     mixed_precision: str = "none"
@@ -129,6 +130,7 @@ def make_training_dataset(options, config, strategy, skip_batches=0):
             options.data_dir, options.train_split, batch_size=options.batch_size, frames=config.frames,
             training=True, input_context=context, seed=options.seed, crop_ratio=(options.crop_min_ratio, 1.0),
             rotation_degrees=options.rotation_degrees, scale_range=tuple(options.scale_range) or None,
+            mirror_probability=options.mirror_probability,
             skip_samples=skip_batches * options.batch_size // context.num_input_pipelines).map(_for_keras)
 
     return strategy.distribute_datasets_from_function(training)
@@ -509,7 +511,7 @@ def add_statistics(totals, stats):
 # The training settings that the HParams dashboard compares runs by, beside every model field.
 HPARAM_OPTIONS = ("epochs", "batch_size", "optimizer", "learning_rate", "lr_schedule", "warmup_epochs",
                   "weight_decay", "crop_min_ratio", "eval_crop_ratio", "rotation_degrees", "scale_range",
-                  "mixed_precision", "seed")
+                  "mirror_probability", "mixed_precision", "seed")
 HPARAM_METRICS = (("epoch_concat_top1", "validation", "validation concat top-1"),
                   ("epoch_loss", "train", "training loss"),
                   ("evaluation/fused_top1", "evaluation", "test fused top-1"))

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from slnl_tf.data import build, input as data_input, sources
-from slnl_tf.data.sample import Sample
+from slnl_tf.data.sample import Sample, SampleError
 
 
 class _ListSource:
@@ -160,6 +160,38 @@ def test_augmentation_moves_only_the_coordinate_channels_of_own_data(tmp_path, c
     assert not np.allclose(x, 1.0)  # it did rotate
     if channel_names == ["x", "y", "score"]:
         np.testing.assert_allclose(skeleton[2], 0.5, rtol=1e-3)
+
+
+def _custom_records(tmp_path, layout_extra):
+    raw = tmp_path / "mine"
+    (raw / "clips").mkdir(parents=True)
+    (raw / "layout.json").write_text(json.dumps({"joints": 4, "channels": 3, "class_names": ["a"], **layout_extra}))
+    clip = np.zeros((3, 6, 4, 1), np.float32)
+    clip[:, :, 0] = 1.0  # joint 0 at (1, 1, 1); its partner, joint 1, at the origin
+    np.save(raw / "clips" / "a.npy", clip)
+    (raw / "samples.csv").write_text("name,label,split\na,0,train\n")
+    build.build(sources.CustomSource(str(raw)), str(tmp_path / "r"), progress=False, log=lambda _: None)
+    return str(tmp_path / "r")
+
+
+def test_mirroring_uses_the_layouts_left_right_pairs(tmp_path):
+    records = _custom_records(tmp_path, {"mirror_pairs": [[0, 1]]})
+    batch = next(iter(data_input.make_dataset(records, "train", batch_size=1, frames=6, training=True, seed=0,
+                                              crop_ratio=(1.0, 1.0), mirror_probability=1.0)))
+    skeleton = batch["skeleton"].numpy()[0, ..., 0]  # (C, T, V)
+    np.testing.assert_allclose(skeleton[:, :, 1], np.array([-1.0, 1.0, 1.0])[:, None] * np.ones((3, 6)), atol=1e-3)
+    np.testing.assert_array_equal(skeleton[:, :, 0], 0.0)
+
+
+def test_mirroring_without_known_pairs_is_refused(tmp_path):
+    records = _custom_records(tmp_path, {})
+    with pytest.raises(ValueError, match="no left/right joint pairs known for a 4-joint layout"):
+        data_input.make_dataset(records, "train", batch_size=1, frames=6, training=True, mirror_probability=0.5)
+    raw = tmp_path / "mine"
+    (raw / "layout.json").write_text(json.dumps({"joints": 4, "channels": 3, "class_names": ["a"],
+                                                 "mirror_pairs": [[0, 7]]}))
+    with pytest.raises(SampleError, match="layout.json.*outside 0-3"):
+        build.build(sources.CustomSource(str(raw)), str(tmp_path / "r2"), progress=False, log=lambda _: None)
 
 
 def test_rotation_of_data_without_two_coordinates_is_refused(tmp_path):

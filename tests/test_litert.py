@@ -89,10 +89,36 @@ def test_onnx_gives_the_saved_models_scores_at_any_batch(exported):
     probabilities = np.stack([classifier.classify(clip) for clip in clips])
     np.testing.assert_allclose(probabilities, reference, rtol=1e-4, atol=1e-5)
     batch = np.stack([classifier.prepared(clip) for clip in clips[:5]])
-    outputs = classifier.session.run(None, {classifier._input: batch})
-    np.testing.assert_allclose(outputs[0], reference[:5], rtol=1e-4, atol=1e-5)
-    assert outputs[1].shape == (5, TINY.num_classes)  # the concat head's logits
+    np.testing.assert_allclose(classifier.all_slots(batch), reference[:5], rtol=1e-4, atol=1e-5)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(directory.parent / "onnx" / onnx_export.MODEL_FILE))
+    logits = session.run(None, {session.get_inputs()[0].name: batch})[1]  # the concat head's, second
+    assert logits.shape == (5, TINY.num_classes)
     assert classifier.metadata["input"]["shape"][0] == "batch"
+
+
+@pytest.mark.xdist_group("litert")
+def test_one_person_models_give_the_all_slot_models_scores(exported):
+    """The one-person model (absent persons' features as constants) scores a clip with one
+    person as the model of every slot does, whichever slot holds the person; a clip with
+    two persons goes to the model of every slot."""
+    _, directory = exported
+    clips = np.stack([portable.resample(clip, TINY.frames, 0.95) for clip in _test_clips()])
+    one_person = clips[np.all(clips[..., 1] == 0, axis=(1, 2, 3))]
+    assert len(one_person) >= 10 and len(one_person) < len(clips)
+    in_second_slot = one_person[..., ::-1].copy()
+    for classifier in (litert.LiteRTClassifier(str(directory)),
+                       onnx_export.OnnxClassifier(str(directory.parent / "onnx"))):
+        assert classifier.one_person is not None
+        expected = np.stack([classifier.all_slots(clip[None])[0] for clip in one_person])
+        np.testing.assert_allclose(np.stack([classifier.one_person(clip[None, ..., :1])[0] for clip in one_person]),
+                                   expected, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np.stack([classifier.probabilities(clip) for clip in in_second_slot]), expected,
+                                   rtol=1e-4, atol=1e-5)
+    assert [portable.only_person_slot(clip) for clip in (one_person[0], in_second_slot[0], np.zeros_like(clips[0]))] \
+        == [0, 1, 0]
+    assert portable.only_person_slot(clips[np.any(clips[..., 1] != 0, axis=(1, 2, 3))][0]) is None
 
 
 @pytest.mark.xdist_group("litert")
@@ -101,6 +127,7 @@ def test_metadata_and_bad_clips(exported):
     metadata = json.loads((directory / portable.METADATA_FILE).read_text())
     assert metadata["input"]["shape"] == [1, 3, TINY.frames, 25, 2] and metadata["class_names"] == NAMES
     assert metadata["input_spec"] == SPEC and set(metadata["models"]) == set(litert.QUANTIZATIONS)
+    assert all((directory / metadata["one_person_models"][q]).is_file() for q in litert.QUANTIZATIONS)
     classifier = litert.LiteRTClassifier(str(directory))
     with pytest.raises(SampleError, match="18 joints, but the model takes 25"):
         classifier.classify(np.ones((3, 10, 18, 2), np.float32), "wrong.npy")
@@ -122,7 +149,8 @@ def test_export_cli_writes_litert_files(tmp_path):
                              "--format=litert", "--quantizations=int8", f"--export_dir={tmp_path / 'lite'}",
                              *fields], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in (tmp_path / "lite").iterdir()) == ["model.json", "model_int8.tflite"]
+    assert sorted(p.name for p in (tmp_path / "lite").iterdir()) == ["model.json", "model_int8.tflite",
+                                                                        "model_int8_one_person.tflite"]
     refused = subprocess.run([sys.executable, "-m", "slnl_tf.export", f"--checkpoint={tmp_path / 'model.keras'}",
                               "--format=litert", "--quantizations=int4", f"--export_dir={tmp_path / 'x'}", *fields],
                              cwd=ROOT, capture_output=True, text=True, timeout=120)

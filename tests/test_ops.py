@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from slnl_tf.data import ops
+from slnl_tf.data import bones, ops
 
 
 def _features(frames=20, channels=3, seed=0):
@@ -24,6 +24,7 @@ OPS = {
     "random_rotation": lambda f: ops.random_rotation(f, SEED, 30.0),
     "random_rotation_2d": lambda f: ops.random_rotation(f, SEED, 30.0, coordinate_channels=2),
     "random_scale": lambda f: ops.random_scale(f, SEED, 0.8, 1.2),
+    "random_mirror": lambda f: ops.random_mirror(f, SEED, bones.mirror_permutation(25), 1.0),
 }
 
 
@@ -83,6 +84,44 @@ def test_scale_multiplies_coordinates_only():
     np.testing.assert_allclose(out, 2.0 * features["skeleton"].numpy(), rtol=1e-6)
     flat = ops.random_scale(features, SEED, 2.0, 2.0, coordinate_channels=2)["skeleton"].numpy()
     np.testing.assert_array_equal(flat[2], features["skeleton"].numpy()[2])
+
+
+def test_mirror_swaps_left_and_right_and_negates_x():
+    features = _features()
+    before = features["skeleton"].numpy()
+    out = ops.random_mirror(features, SEED, bones.mirror_permutation(25), 1.0)["skeleton"].numpy()
+    # NTU joints 5-8 (0-based 4-7) are the left arm, 9-12 the right; 1 (spine) has no partner.
+    np.testing.assert_array_equal(out[0, :, 4], -before[0, :, 8])
+    np.testing.assert_array_equal(out[1:, :, 4], before[1:, :, 8])
+    np.testing.assert_array_equal(out[1:, :, 11], before[1:, :, 7])
+    np.testing.assert_array_equal(out[:, :, 1], before[:, :, 1] * np.array([-1, 1, 1])[:, None, None])
+    twice = ops.random_mirror({**features, "skeleton": tf.constant(out)}, SEED, bones.mirror_permutation(25), 1.0)
+    np.testing.assert_array_equal(twice["skeleton"].numpy(), before)
+    np.testing.assert_array_equal(ops.random_mirror(features, SEED, bones.mirror_permutation(25), 0.0)[
+        "skeleton"].numpy(), before)
+    shares = [float(ops.random_mirror(features, tf.constant([k, 5], tf.int64), bones.mirror_permutation(25), 0.5)[
+        "skeleton"].numpy()[1, 0, 4, 0] == before[1, 0, 8, 0]) for k in range(200)]
+    assert 0.35 < np.mean(shares) < 0.65
+
+
+@pytest.mark.parametrize("joints", sorted(bones.MIRROR_PAIRS))
+def test_mirror_pairs_of_every_known_layout_are_a_swap_between_bones_of_the_same_length(joints):
+    permutation = bones.mirror_permutation(joints)
+    assert sorted(permutation) == list(range(joints)) and permutation != tuple(range(joints))
+    assert all(permutation[permutation[j]] == j for j in range(joints))
+    # The mirrored bones are the layout's bones: left limbs map onto right limbs.
+    layout_bones = {frozenset(bone) for bone in bones.BONES[joints]}
+    assert {frozenset((permutation[a], permutation[b])) for a, b in bones.BONES[joints]} == layout_bones
+
+
+def test_mirror_pairs_from_a_custom_layout_and_the_errors():
+    assert bones.mirror_permutation(4, {"mirror_pairs": [[0, 1]]}) == (1, 0, 2, 3)
+    with pytest.raises(ValueError, match="no left/right joint pairs known for a 7-joint layout"):
+        bones.mirror_permutation(7)
+    with pytest.raises(ValueError, match="outside 0-3"):
+        bones.mirror_permutation(4, {"mirror_pairs": [[0, 9]]})
+    with pytest.raises(ValueError, match="use a joint twice"):
+        bones.mirror_permutation(4, {"mirror_pairs": [[0, 1], [1, 2]]})
 
 
 def test_same_seed_same_result_other_seed_other_result():

@@ -53,6 +53,20 @@ def test_equals_the_model_eagerly_and_in_a_graph(kind):
     _assert_same(expected, tf.function(wrapped)(tf.constant(clips)))
 
 
+def test_fewer_slots_equal_the_model_with_the_rest_absent():
+    """The fixed graph for converters: clips with one slot give the model's output for the
+    same clips with the other slots absent, eagerly and in a graph."""
+    model = _model_with_random_weights()
+    wrapped = PresentPersonsModel(model)
+    clips = _clips(6)
+    clips[..., 1] = 0
+    clips[0] = 0  # nobody
+    expected = model(clips, training=False)
+    one_slot = tf.constant(clips[..., :1])
+    _assert_same(expected, wrapped.call_on_fewer_slots(one_slot))
+    _assert_same(expected, tf.function(wrapped.call_on_fewer_slots)(one_slot))
+
+
 def test_computes_only_the_persons_present():
     wrapped = PresentPersonsModel(_model_with_random_weights())
     computed_rows = []

@@ -1,4 +1,5 @@
-"""The bones (pairs of 0-based joint indices) of each joint layout, for drawing skeletons.
+"""The bones (pairs of 0-based joint indices) of each joint layout, for drawing skeletons,
+and its left/right joint pairs, for mirroring a clip.
 
 Written from each dataset's documentation of its joints:
 - NTU RGB+D (Kinect v2, 25 joints): 1 spine base, 2 spine middle, 3 neck, 4 head,
@@ -54,3 +55,42 @@ def bones_for(joints, layout=None):
             raise ValueError(f"layout bones {outside} name joints outside 0-{joints - 1}")
         return pairs
     return BONES.get(joints, ())
+
+
+# Left/right joint pairs (0-based) of each layout, from the joint lists above.
+_NTU_MIRROR = ((4, 8), (5, 9), (6, 10), (7, 11), (12, 16), (13, 17), (14, 18), (15, 19), (21, 23), (22, 24))
+_OPENPOSE_MIRROR = ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (14, 15), (16, 17))
+_NWUCLA_MIRROR = ((4, 8), (5, 9), (6, 10), (7, 11), (12, 16), (13, 17), (14, 18), (15, 19))
+_SBU_MIRROR = ((3, 6), (4, 7), (5, 8), (9, 12), (10, 13), (11, 14))
+MIRROR_PAIRS = {
+    25: _NTU_MIRROR,
+    18: _OPENPOSE_MIRROR,
+    20: _NWUCLA_MIRROR,
+    15: _SBU_MIRROR,
+    30: _SBU_MIRROR + tuple((a + 15, b + 15) for a, b in _SBU_MIRROR),
+}
+
+
+def mirror_permutation(joints, layout=None):
+    """The joint order of the mirrored skeleton (each left joint takes its right partner's
+    place and back): from `layout["mirror_pairs"]` when a custom layout.json gives them,
+    else the known layout with this joint count; ValueError when neither exists."""
+    if layout and layout.get("mirror_pairs"):
+        try:
+            pairs = tuple((int(a), int(b)) for a, b in layout["mirror_pairs"])
+        except (TypeError, ValueError):
+            raise ValueError(f"layout mirror_pairs must be pairs of joint indices, got {layout['mirror_pairs']!r}") \
+                from None
+    elif joints in MIRROR_PAIRS:
+        pairs = MIRROR_PAIRS[joints]
+    else:
+        raise ValueError(f"no left/right joint pairs known for a {joints}-joint layout: give \"mirror_pairs\" in "
+                         f"the dataset's layout.json or train with --mirror_probability=0")
+    permutation = list(range(joints))
+    for a, b in pairs:
+        if not (0 <= a < joints and 0 <= b < joints):
+            raise ValueError(f"mirror pair {(a, b)} names a joint outside 0-{joints - 1}")
+        permutation[a], permutation[b] = b, a
+    if sorted(permutation) != list(range(joints)):
+        raise ValueError(f"mirror pairs {pairs} use a joint twice")
+    return tuple(permutation)

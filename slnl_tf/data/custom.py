@@ -4,7 +4,9 @@
       layout.json     {"joints": 17, "channels": 3, "class_names": ["wave", "kick", ...],
                        "joint_names": [...], "channel_names": ["x", "y", "z"]}
                       (joint_names optional; channel_names default x, y(, z): name a
-                       confidence "score" so augmentation leaves it alone)
+                       confidence "score" so augmentation leaves it alone; optional
+                       "bones" and "mirror_pairs": joint pairs to draw and left/right
+                       partners for --mirror_probability)
       samples.csv     name,label,split   (header line; name: a plain file name; label: 0-based
                                           int; split: a word, e.g. train / test)
       clips/<name>.npy  float array (C, T, V, M), or (C, T, V) for one person
@@ -16,7 +18,7 @@ import re
 
 import numpy as np
 
-from slnl_tf.data import arrays
+from slnl_tf.data import arrays, bones
 from slnl_tf.data.preprocess import default_channel_names
 from slnl_tf.data.sample import Sample, SampleError, finite_float32
 
@@ -40,6 +42,11 @@ def read_layout(root):
     names = layout.get("channel_names") or default_channel_names(channels)
     if not isinstance(names, list) or len(names) != channels:
         raise SampleError(path, f"channel_names must list {channels} names (e.g. x, y, score), got {names!r}")
+    if layout.get("mirror_pairs"):
+        try:
+            bones.mirror_permutation(joints, layout)
+        except ValueError as error:
+            raise SampleError(path, str(error))
     return {**layout, "joints": joints, "channels": channels, "class_names": class_names, "channel_names": names}
 
 

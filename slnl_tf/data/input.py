@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from slnl_tf.data import ops, preprocess, records
+from slnl_tf.data import bones, ops, preprocess, records
 
 
 def rebuild_command(records_dir, manifest=None):
@@ -70,20 +70,20 @@ def data_loss_message(records_dir, splits):
 
 def make_dataset(records_dir, split, *, batch_size, frames, training, input_context=None, seed=None,
                  crop_ratio=(0.5, 1.0), eval_crop_ratio=0.95, eval_window_position=0.5, rotation_degrees=0.0,
-                 scale_range=None, shuffle_buffer=2048, keep_names=False, skip_samples=0):
+                 scale_range=None, mirror_probability=0.0, shuffle_buffer=2048, keep_names=False, skip_samples=0):
     """Batches of `{"skeleton": (B, C, frames, V, M) float32, "label": (B,) int32}` (plus
     `name` when keep_names) from the split's shards that `<records_dir>/manifest.json` lists.
 
     training: shards in random order and interleaved, samples shuffled (within windows of
     shuffle_buffer records) before batching, repeated forever (one reproducible stream for
     a given seed, reshuffled every pass), random temporal crop (ratio in crop_ratio) and
-    optional rotation / scale; the last partial batch is dropped; the first
-    `skip_samples` samples of this pipeline's stream are skipped (a resumed run). Otherwise: one pass in
-    order, a window of eval_crop_ratio of the valid frames at eval_window_position (0.5 =
-    centred). batch_size is global: with an `input_context` (from
-    `distribute_datasets_from_function`) each pipeline reads its own shards (or its own
-    share of records when there are fewer shards than pipelines) and batches its replica's
-    share.
+    optional rotation / scale / left-right mirror (a share mirror_probability of the clips);
+    the last partial batch is dropped; the first `skip_samples` samples of this pipeline's
+    stream are skipped (a resumed run). Otherwise: one pass in order, a window of
+    eval_crop_ratio of the valid frames at eval_window_position (0.5 = centred).
+    batch_size is global: with an `input_context` (from `distribute_datasets_from_function`)
+    each pipeline reads its own shards (or its own share of records when there are fewer
+    shards than pipelines) and batches its replica's share.
     """
     manifest = read_manifest(records_dir)
     files = listed_shards(records_dir, manifest, split)
@@ -92,6 +92,7 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
     if rotation_degrees and coordinate_channels < 2:
         raise ValueError(f"rotation needs x, y (and z) channels; {records_dir!r} has channels "
                          f"{manifest['layout'].get('channel_names')}: train with --rotation_degrees=0")
+    mirror = bones.mirror_permutation(manifest["layout"]["joints"], manifest["layout"]) if mirror_probability else None
     pipelines, pipeline_id = (1, 0) if input_context is None else (
         input_context.num_input_pipelines, input_context.input_pipeline_id)
     per_replica_batch = batch_size if input_context is None else input_context.get_per_replica_batch_size(batch_size)
@@ -151,6 +152,10 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
             features = ops.random_rotation(features, rotation_seed, rotation_degrees, coordinate_channels)
         if scale_range:
             features = ops.random_scale(features, scale_seed, *scale_range, coordinate_channels)
+        if mirror:
+            # A seed of its own, so that the other draws stay what they were without it.
+            mirror_seed = tf.random.experimental.stateless_fold_in(sample_seed, 3)
+            features = ops.random_mirror(features, mirror_seed, mirror, mirror_probability)
         return features
 
     layout = manifest["layout"]

@@ -294,7 +294,7 @@ class CustomSource:
         layout = self._layout
         return {"channels": layout["channels"], "joints": layout["joints"], "persons": 2,
                 "channel_names": layout["channel_names"],
-                **{key: layout[key] for key in ("joint_names", "bones") if key in layout}}
+                **{key: layout[key] for key in ("joint_names", "bones", "mirror_pairs") if key in layout}}
 
     @property
     def num_classes(self):
