@@ -8,8 +8,9 @@ all-integer `model_int8_full.tflite` calibrated on clips of the training split, 
 its one-person model `model_<quantization>_one_person.tflite` (slnl_tf/portable.py); beside
 them `model.json`: the input (one prepared clip `(1, C, T, V, M)`), the outputs, the class
 names and how a raw clip is prepared. Every model uses LiteRT's builtin ops only (no Select
-TF ops), so it runs on the standalone `ai-edge-litert` interpreter and on a phone. The frequency attention runs as matrix products with the same
-weights (FrequencyAttention's `transform="matmul"`); LiteRT has no complex FFT.
+TF ops), so it runs on the standalone `ai-edge-litert` interpreter and on a phone. The
+frequency attention runs as matrix products with the same weights (FrequencyAttention's
+`transform="matmul"`); LiteRT has no complex FFT.
 
 A LiteRT model takes the clip already prepared and resampled to T frames (the SavedModel
 does that in its graph): `LiteRTClassifier` does it with NumPy, as the SavedModel does.
@@ -25,8 +26,8 @@ def model_file(quantization):
     return f"model_{quantization}.tflite"
 
 
-def convert(model, config, quantization="float32", representative_clips=None, persons=None):
-    """The `.tflite` flatbuffer (bytes) of `model` taking one prepared clip float32
+def convert(network, config, quantization="float32", representative_clips=None, persons=None):
+    """The `.tflite` flatbuffer (bytes) of `network` (a model of `portable.matmul_model`) taking one prepared clip float32
     `(1, C, T, V, persons)` (persons: config.persons by default, 1 for the one-person
     model) and giving `probabilities` (the fused score: the mean of the three heads'
     softmaxes) and `logits` (the concatenated head's), both float32 `(1, classes)`.
@@ -41,7 +42,7 @@ def convert(model, config, quantization="float32", representative_clips=None, pe
     if quantization == "int8_full" and representative_clips is None:
         raise ValueError("int8_full needs representative clips to calibrate on")
     persons = persons or config.persons
-    classify = portable.classify_function(model, config, persons=persons)
+    classify = portable.classify_function(network, config, persons=persons)
     # Frozen first: converted from the Keras model directly, the weights stay resource
     # variables that the interpreter never initialises (READ_VARIABLE fails or gives NaN).
     frozen = convert_variables_to_constants_v2(classify.get_concrete_function())
@@ -63,13 +64,11 @@ def export(model, config, export_dir, input_spec, quantizations=("float32", "flo
     """Writes each quantization's `.tflite` (and its one-person model when the config has
     more than one person slot) and `model.json` to `export_dir`; returns the paths."""
     os.makedirs(export_dir, exist_ok=True)
+    network = portable.matmul_model(model, config)
     paths = []
     for quantization in quantizations:
-        forms = [(model_file(quantization), config.persons)]
-        if config.persons > 1:
-            forms.append((portable.one_person_file(model_file(quantization)), 1))
-        for name, persons in forms:
-            flatbuffer = convert(model, config, quantization, representative_clips, persons)
+        for name, persons in portable.model_forms(model_file(quantization), config):
+            flatbuffer = convert(network, config, quantization, representative_clips, persons)
             paths.append(os.path.join(export_dir, name))
             with open(paths[-1], "wb") as f:
                 f.write(flatbuffer)

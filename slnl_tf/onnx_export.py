@@ -23,15 +23,14 @@ def export(model, config, export_dir, input_spec, eval_crop_ratio=0.95, log=prin
     import tf2onnx
 
     os.makedirs(export_dir, exist_ok=True)
-    forms = [(MODEL_FILE, config.persons)]
-    if config.persons > 1:
-        forms.append((portable.one_person_file(MODEL_FILE), 1))
-    for name, persons in forms:
-        classify = portable.classify_function(model, config, batch=None, persons=persons)
+    network = portable.matmul_model(model, config)
+    for name, persons in portable.model_forms(MODEL_FILE, config):
+        classify = portable.classify_function(network, config, batch=None, persons=persons)
+        path = os.path.join(export_dir, name)
         # Outputs in the function's order: probabilities, then logits.
         tf2onnx.convert.from_function(classify, input_signature=classify.input_signature, opset=OPSET,
-                                      output_path=os.path.join(export_dir, name))
-        log(f"{os.path.join(export_dir, name)}: {os.path.getsize(os.path.join(export_dir, name)) / 2**20:.2f} MiB")
+                                      output_path=path)
+        log(f"{path}: {os.path.getsize(path) / 2**20:.2f} MiB")
     portable.write_metadata(export_dir, config, input_spec, {"float32": MODEL_FILE}, eval_crop_ratio, batch="batch")
     return os.path.join(export_dir, MODEL_FILE)
 

@@ -30,8 +30,8 @@ def matmul_model(model, config):
     return converted
 
 
-def classify_function(model, config, batch=1, persons=None):
-    """A tf.function of prepared clips `(batch, C, T, V, persons)` (batch None: any batch;
+def classify_function(network, config, batch=1, persons=None):
+    """A tf.function of `network` (a model of `matmul_model`) on prepared clips `(batch, C, T, V, persons)` (batch None: any batch;
     persons: config.persons by default, fewer for a model of clips with fewer persons, the
     missing slots taken as absent) returning `probabilities` (the fused score: the mean of
     the three heads' softmaxes) and `logits` (the concatenated head's), float32 `(batch,
@@ -42,7 +42,6 @@ def classify_function(model, config, batch=1, persons=None):
     from slnl_tf.present_persons import PresentPersonsModel
 
     persons = persons or config.persons
-    network = matmul_model(model, config)
     logits_of = (PresentPersonsModel(network).call_on_fewer_slots if persons < config.persons else
                  functools.partial(network, training=False))
     spec = tf.TensorSpec((batch, config.channels, config.frames, config.joints, persons), tf.float32, name="clips")
@@ -60,6 +59,12 @@ def one_person_file(model_file):
     """The file name of the one-person model beside `model_file` (`x.tflite` -> `x_one_person.tflite`)."""
     stem, extension = os.path.splitext(model_file)
     return f"{stem}_one_person{extension}"
+
+
+def model_forms(model_file, config):
+    """The (file name, person slots) of each model an export writes for `model_file`: the
+    model of every slot, and its one-person model when the config has more than one slot."""
+    return [(model_file, config.persons)] + ([(one_person_file(model_file), 1)] if config.persons > 1 else [])
 
 
 def write_metadata(export_dir, config, input_spec, models, eval_crop_ratio, batch=1):
