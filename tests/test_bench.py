@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 
+@pytest.mark.slow
 def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     import measure
 
@@ -90,6 +91,7 @@ def test_bench_runs_every_figure_on_a_tiny_config(tmp_path):
     assert "| training memory, jit_compile=false (allocator, one step) |" in text
 
 
+@pytest.mark.slow
 def test_bench_runs_the_gpu_command_path_on_a_tiny_config(tmp_path):
     # RESULTS.md's GPU command: bf16 mixed precision, MFU against the bf16 matmul rate. Run
     # here on CPU so that a lent GPU does not find it broken; with XLA only, as the test

@@ -91,6 +91,7 @@ def test_summary_cli_rejects_a_bad_config_with_the_flag_name():
     assert "m1 + m2 must be 6" in result.stderr
 
 
+@pytest.mark.slow
 def test_train_main_end_to_end_and_rerun_from_its_resolved_flagfile(tmp_path):
     # The demo path at toy size: synthetic raw files -> converter -> records -> training ->
     # evaluation; then the written flagfile reruns the job, which resumes and is done.

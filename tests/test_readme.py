@@ -110,6 +110,7 @@ def _section(text, heading):
     return text[start: text.index("\n## ", start + 1)]
 
 
+@pytest.mark.slow
 def test_the_readme_ntu_walk_through_runs_as_written(tmp_path):
     """README's NTU commands in a temp working directory: build into data/records, train with
     the shipped config (found by name), evaluate a run dir and a checkpoint, export, predict.
