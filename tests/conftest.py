@@ -48,6 +48,6 @@ def _fresh_keras_state():
 
 def pytest_collection_modifyitems(config, items):
     # `make test`'s scheduler hands out the xdist groups first, then the other tests in
-    # collection order: a test of minutes collected late (test_sbu_recipe.py) ran alone at the
-    # end while the other worker idled. Those marked slow go first.
+    # collection order: a test of minutes collected late (test_sbu_recipe.py) could run alone at
+    # the end while the other worker idled. Those marked slow go first.
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
