@@ -4,6 +4,7 @@
     python bench/accuracy.py --recipe=cwbg --seeds=0,1,2 --models=slnl
     python bench/accuracy.py --recipe=nwucla --raw_dir=/data/NW-UCLA/all_sqe
     python bench/accuracy.py --recipe=sbu --folds=1 --epochs=20   # a shortened look at one fold
+    python bench/accuracy.py --recipe=cwbg --train_flag=--eval_mirror   # the recipe with a change
 
 For each benchmark of the recipe (SBU: its five folds; CWBG, NW-UCLA: one split, run once
 per seed) the dataset is built from --raw_dir with the dataset's default preprocessing
@@ -105,7 +106,7 @@ def _figure(stats):
     return f"{100 * stats['mean']:.1f} ({100 * stats['min']:.1f}-{100 * stats['max']:.1f})"
 
 
-def table_row(recipe, summaries, runs_per_model, epochs):
+def table_row(recipe, summaries, runs_per_model, epochs, train_flags=()):
     """The README table's row for a recipe: dataset | protocol | SLnL-rFA | baseline | published."""
     _, _, _, protocol, published = RECIPES[recipe]
     cells = []
@@ -117,7 +118,8 @@ def table_row(recipe, summaries, runs_per_model, epochs):
         heads = ", ".join(f"{head[0]} {100 * s[head]['mean']:.1f}" for head in HEADS[:3])
         cells.append(f"**{_figure(s['fused'])}** ({heads}); {s['minutes']['mean']:.0f} min a run")
     runs = f"{runs_per_model} run" + ("s" if runs_per_model != 1 else "")
-    return (f"| {recipe} | {protocol}, {runs}, {epochs} epochs, `configs/{recipe}.flags` | "
+    config = " ".join((f"configs/{recipe}.flags", *train_flags))
+    return (f"| {recipe} | {protocol}, {runs}, {epochs} epochs, `{config}` | "
             f"{cells[0]} | {cells[1]} | {published} |")
 
 
@@ -138,7 +140,7 @@ def main(argv):
         benchmarks = [f"sbu_fold{k}" for k in chosen]
     seeds = [int(s) for s in FLAGS.seeds] if FLAGS.seeds else [0]
     work = FLAGS.work_dir or os.path.join(ROOT, "runs", "accuracy", FLAGS.recipe)
-    extra = [f"--epochs={FLAGS.epochs}"] if FLAGS.epochs else []
+    extra = ([f"--epochs={FLAGS.epochs}"] if FLAGS.epochs else []) + FLAGS.train_flag
     results = {"recipe": FLAGS.recipe, "runs": {}, "summary": {}}
     for model in FLAGS.models:
         model_flags = list(BASELINE_FLAGS) if model == "baseline" else []
@@ -157,7 +159,7 @@ def main(argv):
         results["runs"][model] = runs
         results["summary"][model] = summarize(runs)
     epochs = results["runs"][FLAGS.models[0]][0]["epochs"]
-    row = table_row(FLAGS.recipe, results["summary"], len(benchmarks) * len(seeds), epochs)
+    row = table_row(FLAGS.recipe, results["summary"], len(benchmarks) * len(seeds), epochs, FLAGS.train_flag)
     results["row"] = row
     print(row)
     out = FLAGS.out or os.path.join(ROOT, "bench", f"accuracy-{FLAGS.recipe}.json")
@@ -178,6 +180,8 @@ if __name__ == "__main__":
     flags.DEFINE_list("folds", [], "sbu: folds to run (default: all five)")
     flags.DEFINE_list("seeds", [], "seeds per benchmark (default: 0)")
     flags.DEFINE_integer("epochs", None, "override the recipe's epochs (a shortened look; not a table figure)")
+    flags.DEFINE_multi_string("train_flag", [], "a train_main flag added to the recipe's for every run (repeatable; "
+                                                "the printed row names it)")
     flags.DEFINE_string("work_dir", None, "records and runs go here (default: runs/accuracy/<recipe>)")
     flags.DEFINE_string("out", None, "JSON of the figures (default: bench/accuracy-<recipe>.json)")
     flags.mark_flag_as_required("recipe")

@@ -9,7 +9,9 @@ flagfile; CHECKPOINT a .keras model, a .weights.h5 checkpoint or a checkpoint di
 (default: the latest checkpoint in RUN_DIR/checkpoints). It prints which weights it scored.
 
 The fused score is the mean of the three heads' softmax probabilities. `--eval_clips=N`
-averages N windows per sample (multi-clip testing). Outputs go to
+averages N windows per sample (multi-clip testing); `--eval_mirror` adds each window
+mirrored left to right (flip testing, for models trained with --mirror_probability).
+Outputs go to
 `<model_dir>/eval_<split>/` (or --eval_dir): metrics.json, per_class.csv,
 confusion_matrix.csv, scores.npz (names, labels and each head's probabilities, so streams
 and runs can be fused by name, not by order), and as PNG and SVG the confusion matrix,
@@ -99,11 +101,12 @@ def report(names, labels, scores, num_classes, class_names, out_dir, scored=None
     return metrics, matrix
 
 
-def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95, clips=1, weights=None,
-             top_confusions=20):
+def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_ratio=0.95, clips=1, mirror=False,
+             weights=None, top_confusions=20):
     """Scores `split`; with clips > 1 the probabilities of `clips` windows spread evenly
-    from the start to the end of each sample's valid frames are averaged. `weights` says
-    which weights the model holds (recorded in metrics.json)."""
+    from the start to the end of each sample's valid frames are averaged, with mirror
+    those of each window and its left-right mirror. `weights` says which weights the
+    model holds (recorded in metrics.json)."""
     import tensorflow as tf
 
     from slnl_tf.data import input as data_input
@@ -114,11 +117,12 @@ def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_r
     logits_of = tf.function(PresentPersonsModel(model),
                             input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), "float32")])
     positions = [0.5] if clips == 1 else np.linspace(0.0, 1.0, clips)
+    passes = [(float(position), mirrored) for position in positions for mirrored in ((False, True) if mirror else (False,))]
     names, labels, scores = None, None, None
-    for position in positions:
+    for position, mirrored in passes:
         dataset = data_input.make_dataset(data_dir, split, batch_size=batch_size, frames=config.frames,
                                           training=False, eval_crop_ratio=eval_crop_ratio,
-                                          eval_window_position=float(position), keep_names=True)
+                                          eval_window_position=position, eval_mirror=mirrored, keep_names=True)
         try:
             clip_names, labels, clip_scores = collect_scores(logits_of, dataset)
         except tf.errors.DataLossError as error:
@@ -127,9 +131,10 @@ def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_r
             raise RuntimeError("evaluation passes returned samples in different orders")
         names = clip_names
         scores = clip_scores if scores is None else {k: scores[k] + v for k, v in clip_scores.items()}
-    scores = {head: values / len(positions) for head, values in scores.items()}
+    scores = {head: values / len(passes) for head, values in scores.items()}
     return report(names, labels, scores, config.num_classes, manifest.get("class_names"), out_dir,
-                  scored={"split": split, "weights": weights}, top_confusions=top_confusions)
+                  scored={"split": split, "weights": weights, "windows": len(positions), "mirrored": mirror},
+                  top_confusions=top_confusions)
 
 
 def format_metrics(metrics):
@@ -158,7 +163,7 @@ def main(argv):
     try:
         model, weights = restore_for_inference(config, checkpoint, describe=True)
         metrics, _ = evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir, FLAGS.batch_size,
-                              FLAGS.eval_crop_ratio, FLAGS.eval_clips, weights=weights,
+                              FLAGS.eval_crop_ratio, FLAGS.eval_clips, FLAGS.eval_mirror, weights=weights,
                               top_confusions=FLAGS.top_confusions)
     except (FileNotFoundError, ValueError) as error:
         raise app.UsageError(str(error))

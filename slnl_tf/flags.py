@@ -122,6 +122,8 @@ def define_training_flags():
     flags.DEFINE_float("eval_crop_ratio", 0.95, "evaluation: central share of the valid frames",
                        lower_bound=0.05, upper_bound=1.0)
     flags.DEFINE_integer("eval_clips", 1, "evaluation: windows per sample whose scores are averaged", lower_bound=1)
+    flags.DEFINE_bool("eval_mirror", False, "evaluation: also score each window mirrored left to right and average "
+                                            "(flip testing; helps models trained with --mirror_probability)")
     flags.DEFINE_float("rotation_degrees", 0.0, "training augmentation: max rotation per axis", lower_bound=0.0)
     flags.DEFINE_list("scale_range", [], "training augmentation: min,max coordinate scale (empty: off)")
     flags.DEFINE_float("mirror_probability", 0.0, "training augmentation: share of clips mirrored left to right "
@@ -153,9 +155,9 @@ def define_training_flags():
 TRAINING_FLAGS = ("model_dir", "data_dir", "generate_synthetic_data", "synthetic_clips", "train_split",
                   "validation_split", "eval_split", "epochs", "steps_per_epoch", "batch_size", "optimizer", "learning_rate",
                   "lr_schedule", "lr_step_epochs", "warmup_epochs", "weight_decay", "crop_min_ratio",
-                  "eval_crop_ratio", "eval_clips", "rotation_degrees", "scale_range", "mirror_probability",
-                  "strategy", "training_loop", "mixed_precision", "jit_compile", "skip_absent_persons", "export_dir",
-                  "init_checkpoint", "seed", "deterministic")
+                  "eval_crop_ratio", "eval_clips", "eval_mirror", "rotation_degrees", "scale_range",
+                  "mirror_probability", "strategy", "training_loop", "mixed_precision", "jit_compile",
+                  "skip_absent_persons", "export_dir", "init_checkpoint", "seed", "deterministic")
 
 
 def distribution_problem(strategy, training_loop="auto"):

@@ -146,7 +146,7 @@ def main(argv):
     try:
         metrics, _ = evaluate.evaluate(model, config, FLAGS.data_dir, FLAGS.eval_split, out_dir,
                                             FLAGS.batch_size, FLAGS.eval_crop_ratio, FLAGS.eval_clips,
-                                            weights=weights)
+                                            FLAGS.eval_mirror, weights=weights)
     except ValueError as error:
         raise SystemExit(f"trained, but not evaluated: {error}")
     step = training.current_step(model.optimizer)  # the evaluation belongs to the last training step

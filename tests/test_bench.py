@@ -314,6 +314,8 @@ def test_accuracy_row_states_mean_spread_heads_and_time():
     assert row.startswith("| sbu | 5-fold cross-validation, 2 runs, 200 epochs, `configs/sbu.flags` |")
     assert "**95.0 (90.0-100.0)** (p 50.0, v 60.0, c 70.0); 2 min a run" in row
     assert "**80.0 (80.0-80.0)**" in row and row.endswith("| HCN 98.6, VA-LSTM 97.2, ST-LSTM 93.3 |")
+    changed = accuracy.table_row("cwbg", summaries, 2, 150, ["--eval_mirror"])
+    assert "150 epochs, `configs/cwbg.flags --eval_mirror` |" in changed
 
 
 def test_accuracy_reuses_a_finished_run_only_for_the_same_command_and_flagfile(tmp_path, monkeypatch):

@@ -183,10 +183,24 @@ def test_mirroring_uses_the_layouts_left_right_pairs(tmp_path):
     np.testing.assert_array_equal(skeleton[:, :, 0], 0.0)
 
 
+def test_evaluation_mirroring_mirrors_every_clip_and_only_when_asked(tmp_path):
+    records = _custom_records(tmp_path, {"mirror_pairs": [[0, 1]]})
+    plain, mirrored = (next(iter(data_input.make_dataset(records, "train", batch_size=1, frames=6, training=False,
+                                                         eval_crop_ratio=1.0, eval_mirror=flip)))["skeleton"].numpy()
+                       for flip in (False, True))
+    expected = plain[:, :, :, [1, 0, 2, 3]]  # (B, C, T, V, M): joints 0 and 1 swapped, x negated
+    expected[:, 0] *= -1
+    np.testing.assert_array_equal(mirrored, expected)
+    assert plain[:, 0].any()
+
+
 def test_mirroring_without_known_pairs_is_refused(tmp_path):
     records = _custom_records(tmp_path, {})
     with pytest.raises(ValueError, match="no left/right joint pairs known for a 4-joint layout"):
         data_input.make_dataset(records, "train", batch_size=1, frames=6, training=True, mirror_probability=0.5)
+    with pytest.raises(ValueError, match="no --eval_mirror"):
+        data_input.make_dataset(records, "train", batch_size=1, frames=6, training=False, eval_mirror=True)
+    data_input.make_dataset(records, "train", batch_size=1, frames=6, training=False, mirror_probability=0.5)
     raw = tmp_path / "mine"
     (raw / "layout.json").write_text(json.dumps({"joints": 4, "channels": 3, "class_names": ["a"],
                                                  "mirror_pairs": [[0, 7]]}))

@@ -25,6 +25,7 @@ OPS = {
     "random_rotation_2d": lambda f: ops.random_rotation(f, SEED, 30.0, coordinate_channels=2),
     "random_scale": lambda f: ops.random_scale(f, SEED, 0.8, 1.2),
     "random_mirror": lambda f: ops.random_mirror(f, SEED, bones.mirror_permutation(25), 1.0),
+    "mirror": lambda f: ops.mirror(f, bones.mirror_permutation(25)),
 }
 
 
@@ -99,6 +100,7 @@ def test_mirror_swaps_left_and_right_and_negates_x():
     np.testing.assert_array_equal(twice["skeleton"].numpy(), before)
     np.testing.assert_array_equal(ops.random_mirror(features, SEED, bones.mirror_permutation(25), 0.0)[
         "skeleton"].numpy(), before)
+    np.testing.assert_array_equal(ops.mirror(features, bones.mirror_permutation(25))["skeleton"].numpy(), out)
     shares = [float(ops.random_mirror(features, tf.constant([k, 5], tf.int64), bones.mirror_permutation(25), 0.5)[
         "skeleton"].numpy()[1, 0, 4, 0] == before[1, 0, 8, 0]) for k in range(200)]
     assert 0.35 < np.mean(shares) < 0.65

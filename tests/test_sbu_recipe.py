@@ -17,8 +17,8 @@ from slnl_tf.data import build, sbu, sources
 from shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-SHORT_EPOCHS = 40
-FUSED_TOP1_FLOOR = 0.75  # 92.7 % measured (seed 0, 2 cores)
+SHORT_EPOCHS = 50
+FUSED_TOP1_FLOOR = 0.75  # 90.9 % measured (seed 0, 2 cores)
 
 
 @pytest.mark.slow
@@ -38,5 +38,6 @@ def test_sbu_recipe_on_fold_1_learns_far_above_chance(tmp_path):
     metrics = json.loads((model_dir / "eval_test" / "metrics.json").read_text())
     assert metrics["scored"]["split"] == "test" and metrics["samples"] == 55
     history = json.loads((model_dir / "history.json").read_text())
-    assert history["concat_top1"][-1] > 0.8, history["concat_top1"][-5:]  # 95 % measured at 40 epochs
+    # 86 % measured at 50 epochs (80 % at 40: half the clips are mirrored, which slows fitting)
+    assert history["concat_top1"][-1] > 0.8, history["concat_top1"][-5:]
     assert metrics["fused_top1"] >= FUSED_TOP1_FLOOR, metrics

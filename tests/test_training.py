@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from slnl_tf.data import build, sources, synthetic
+from slnl_tf.data import build, input as data_input, sources, synthetic
 from slnl_tf import evaluate, flags as project_flags, training
 from slnl_tf.model import OUTPUTS
 from tiny_config import TINY
@@ -63,8 +63,6 @@ def test_flagfiles_parse_and_their_models_train(records):
     # tiny generated records, and the first of each optimizer and schedule a second one (an
     # eager step is ~1 s here; 36 steps were two thirds of this test). The full training
     # loop is covered by the tests below.
-    from slnl_tf.data import input as data_input
-
     project_flags.define_training_flags()
     assert len(FLAGFILES) >= 25
     batch = next(iter(data_input.make_dataset(records, "train", batch_size=4, frames=TINY.frames, training=True,
@@ -375,6 +373,22 @@ def test_multi_clip_evaluation_averages_windows(records, tmp_path, straight_run)
     np.testing.assert_array_equal(scores["one"]["names"], scores["three"]["names"])
     np.testing.assert_allclose(scores["three"]["fused"].sum(1), 1.0, atol=1e-5)
     assert not np.allclose(scores["one"]["fused"], scores["three"]["fused"])
+
+
+@pytest.mark.xdist_group("straight_run")
+def test_mirrored_evaluation_averages_each_window_and_its_mirror(records, tmp_path, straight_run):
+    model = straight_run[0]
+    both, _ = evaluate.evaluate(model, CONFIG, records, "test", str(tmp_path / "both"), batch_size=5, mirror=True)
+    plain = evaluate.collect_scores(model, data_input.make_dataset(records, "test", batch_size=5, frames=CONFIG.frames,
+                                                                   training=False, keep_names=True))
+    mirrored = evaluate.collect_scores(model, data_input.make_dataset(
+        records, "test", batch_size=5, frames=CONFIG.frames, training=False, eval_mirror=True, keep_names=True))
+    scores = np.load(tmp_path / "both" / "scores.npz")
+    np.testing.assert_array_equal(scores["names"], plain[0])
+    np.testing.assert_allclose(scores["fused"], (plain[2]["fused"] + mirrored[2]["fused"]) / 2, atol=1e-5)
+    assert not np.allclose(plain[2]["fused"], mirrored[2]["fused"])
+    metrics = json.loads((tmp_path / "both" / "metrics.json").read_text())
+    assert metrics["scored"]["mirrored"] is True and metrics["scored"]["windows"] == 1
 
 
 def test_mixed_precision_training_keeps_float32_logits(records, tmp_path):

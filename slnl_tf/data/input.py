@@ -70,7 +70,8 @@ def data_loss_message(records_dir, splits):
 
 def make_dataset(records_dir, split, *, batch_size, frames, training, input_context=None, seed=None,
                  crop_ratio=(0.5, 1.0), eval_crop_ratio=0.95, eval_window_position=0.5, rotation_degrees=0.0,
-                 scale_range=None, mirror_probability=0.0, shuffle_buffer=2048, keep_names=False, skip_samples=0):
+                 scale_range=None, mirror_probability=0.0, eval_mirror=False, shuffle_buffer=2048, keep_names=False,
+                 skip_samples=0):
     """Batches of `{"skeleton": (B, C, frames, V, M) float32, "label": (B,) int32}` (plus
     `name` when keep_names) from the split's shards that `<records_dir>/manifest.json` lists.
 
@@ -80,7 +81,8 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
     optional rotation / scale / left-right mirror (a share mirror_probability of the clips);
     the last partial batch is dropped; the first `skip_samples` samples of this pipeline's
     stream are skipped (a resumed run). Otherwise: one pass in order, a window of
-    eval_crop_ratio of the valid frames at eval_window_position (0.5 = centred).
+    eval_crop_ratio of the valid frames at eval_window_position (0.5 = centred), every clip
+    mirrored left to right when eval_mirror (flip test-time augmentation).
     batch_size is global: with an `input_context` (from `distribute_datasets_from_function`)
     each pipeline reads its own shards (or its own share of records when there are fewer
     shards than pipelines) and batches its replica's share.
@@ -92,7 +94,8 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
     if rotation_degrees and coordinate_channels < 2:
         raise ValueError(f"rotation needs x, y (and z) channels; {records_dir!r} has channels "
                          f"{manifest['layout'].get('channel_names')}: train with --rotation_degrees=0")
-    mirror = bones.mirror_permutation(manifest["layout"]["joints"], manifest["layout"]) if mirror_probability else None
+    mirror = bones.mirror_permutation(manifest["layout"]["joints"], manifest["layout"]) \
+        if (mirror_probability if training else eval_mirror) else None
     pipelines, pipeline_id = (1, 0) if input_context is None else (
         input_context.num_input_pipelines, input_context.input_pipeline_id)
     per_replica_batch = batch_size if input_context is None else input_context.get_per_replica_batch_size(batch_size)
@@ -175,6 +178,8 @@ def make_dataset(records_dir, split, *, batch_size, frames, training, input_cont
             features = augment(features, tf.stack([epoch_seed, index]))
         else:
             features = ops.temporal_window(features, frames, eval_crop_ratio, eval_window_position)
+            if mirror:
+                features = ops.mirror(features, mirror)
         return select(features)
 
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)

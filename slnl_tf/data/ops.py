@@ -89,15 +89,18 @@ def random_rotation(features, seed, max_degrees=17.0, coordinate_channels=3):
     return {**features, "skeleton": tf.concat([coordinates, skeleton[coordinate_channels:]], axis=0)}
 
 
+def mirror(features, permutation):
+    """Mirrors the clip left to right: x negated (the data are centred, so this reflects
+    about the body's vertical plane) and each left joint swapped with its right partner
+    (`permutation`, from bones.mirror_permutation)."""
+    mirrored = tf.gather(features["skeleton"], permutation, axis=2)
+    return {**features, "skeleton": tf.concat([-mirrored[:1], mirrored[1:]], axis=0)}
+
+
 def random_mirror(features, seed, permutation, probability=0.5):
-    """With `probability`, mirrors the clip left to right: x negated (the data are centred,
-    so this reflects about the body's vertical plane) and each left joint swapped with its
-    right partner (`permutation`, from bones.mirror_permutation)."""
-    skeleton = features["skeleton"]
+    """With `probability`, mirrors the clip left to right (`mirror`)."""
     flip = tf.random.stateless_uniform((), seed) < probability
-    mirrored = tf.gather(skeleton, permutation, axis=2)
-    mirrored = tf.concat([-mirrored[:1], mirrored[1:]], axis=0)
-    return {**features, "skeleton": tf.where(flip, mirrored, skeleton)}
+    return {**features, "skeleton": tf.where(flip, mirror(features, permutation)["skeleton"], features["skeleton"])}
 
 
 def random_scale(features, seed, min_scale=0.9, max_scale=1.1, coordinate_channels=3):
