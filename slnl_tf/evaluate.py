@@ -11,8 +11,7 @@ flagfile; CHECKPOINT a .keras model, a .weights.h5 checkpoint or a checkpoint di
 The fused score is the mean of the three heads' softmax probabilities. `--eval_clips=N`
 averages N windows per sample (multi-clip testing); `--eval_mirror` adds each window
 mirrored left to right (flip testing, for models trained with --mirror_probability).
-Outputs go to
-`<model_dir>/eval_<split>/` (or --eval_dir): metrics.json, per_class.csv,
+Outputs go to `<model_dir>/eval_<split>/` (or --eval_dir): metrics.json, per_class.csv,
 confusion_matrix.csv, scores.npz (names, labels and each head's probabilities, so streams
 and runs can be fused by name, not by order), and as PNG and SVG the confusion matrix,
 per-class top-1 (worst first) and the most confused pairs.
@@ -117,7 +116,8 @@ def evaluate(model, config, data_dir, split, out_dir, batch_size=64, eval_crop_r
     logits_of = tf.function(PresentPersonsModel(model),
                             input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), "float32")])
     positions = [0.5] if clips == 1 else np.linspace(0.0, 1.0, clips)
-    passes = [(float(position), mirrored) for position in positions for mirrored in ((False, True) if mirror else (False,))]
+    passes = [(float(position), mirrored) for position in positions
+              for mirrored in ((False, True) if mirror else (False,))]
     names, labels, scores = None, None, None
     for position, mirrored in passes:
         dataset = data_input.make_dataset(data_dir, split, batch_size=batch_size, frames=config.frames,

@@ -85,7 +85,8 @@ def mirror_permutation(joints, layout=None):
         pairs = MIRROR_PAIRS[joints]
     else:
         raise ValueError(f"no left/right joint pairs known for a {joints}-joint layout: give \"mirror_pairs\" in "
-                         f"the dataset's layout.json, or leave mirroring off (--mirror_probability=0, no --eval_mirror)")
+                         "the dataset's layout.json, or leave mirroring off (--mirror_probability=0, "
+                         "no --eval_mirror)")
     permutation = list(range(joints))
     for a, b in pairs:
         if not (0 <= a < joints and 0 <= b < joints):
