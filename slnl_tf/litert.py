@@ -28,12 +28,11 @@ def model_file(quantization):
 
 def convert(network, config, quantization="float32", representative_clips=None, persons=None):
     """The `.tflite` flatbuffer (bytes) of `network` (a model of `portable.matmul_model`)
-    taking one prepared clip float32
-    `(1, C, T, V, persons)` (persons: config.persons by default, 1 for the one-person
-    model) and giving `probabilities` (the fused score: the mean of the three heads'
-    softmaxes) and `logits` (the concatenated head's), both float32 `(1, classes)`.
-    `int8_full` needs `representative_clips` (prepared clips `(N, C, T, V, M)`; the
-    one-person model calibrates on their first slot)."""
+    taking one prepared clip float32 `(1, C, T, V, persons)` (persons: config.persons by
+    default, 1 for the one-person model) and giving `probabilities` (the fused score: the
+    mean of the three heads' softmaxes) and `logits` (the concatenated head's), both
+    float32 `(1, classes)`. `int8_full` needs `representative_clips` (prepared clips
+    `(N, C, T, V, M)`; the one-person model calibrates on their first slot)."""
     import numpy as np
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2

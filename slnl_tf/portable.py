@@ -32,11 +32,10 @@ def matmul_model(model, config):
 
 def classify_function(network, config, batch=1, persons=None):
     """A tf.function of `network` (a model of `matmul_model`) on prepared clips
-    `(batch, C, T, V, persons)` (batch None: any batch;
-    persons: config.persons by default, fewer for a model of clips with fewer persons, the
-    missing slots taken as absent) returning `probabilities` (the fused score: the mean of
-    the three heads' softmaxes) and `logits` (the concatenated head's), float32 `(batch,
-    classes)`, in that order."""
+    `(batch, C, T, V, persons)` (batch None: any batch; persons: config.persons by default,
+    fewer for a model of clips with fewer persons, the missing slots taken as absent)
+    returning `probabilities` (the fused score: the mean of the three heads' softmaxes)
+    and `logits` (the concatenated head's), float32 `(batch, classes)`, in that order."""
     import tensorflow as tf
 
     from slnl_tf.model import OUTPUTS as HEADS

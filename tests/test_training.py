@@ -379,14 +379,14 @@ def test_multi_clip_evaluation_averages_windows(records, tmp_path, straight_run)
 def test_mirrored_evaluation_averages_each_window_and_its_mirror(records, tmp_path, straight_run):
     model = straight_run[0]
     both, _ = evaluate.evaluate(model, CONFIG, records, "test", str(tmp_path / "both"), batch_size=5, mirror=True)
-    plain = evaluate.collect_scores(model, data_input.make_dataset(records, "test", batch_size=5, frames=CONFIG.frames,
-                                                                   training=False, keep_names=True))
-    mirrored = evaluate.collect_scores(model, data_input.make_dataset(
+    names, _, plain = evaluate.collect_scores(model, data_input.make_dataset(
+        records, "test", batch_size=5, frames=CONFIG.frames, training=False, keep_names=True))
+    _, _, mirrored = evaluate.collect_scores(model, data_input.make_dataset(
         records, "test", batch_size=5, frames=CONFIG.frames, training=False, eval_mirror=True, keep_names=True))
     scores = np.load(tmp_path / "both" / "scores.npz")
-    np.testing.assert_array_equal(scores["names"], plain[0])
-    np.testing.assert_allclose(scores["fused"], (plain[2]["fused"] + mirrored[2]["fused"]) / 2, atol=1e-5)
-    assert not np.allclose(plain[2]["fused"], mirrored[2]["fused"])
+    np.testing.assert_array_equal(scores["names"], names)
+    np.testing.assert_allclose(scores["fused"], (plain["fused"] + mirrored["fused"]) / 2, atol=1e-5)
+    assert not np.allclose(plain["fused"], mirrored["fused"])
     metrics = json.loads((tmp_path / "both" / "metrics.json").read_text())
     assert metrics["scored"]["mirrored"] is True and metrics["scored"]["windows"] == 1
 
