@@ -144,6 +144,31 @@ def test_ntu_format_with_a_protocol_of_its_own(tmp_path):
         splits.parse_number_list("1-x")
 
 
+def test_ntu_format_keeps_the_persons_asked_for(tmp_path):
+    from slnl_tf.data import ntu
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rng = np.random.default_rng(4)
+    still = np.tile(rng.normal(size=(1, 25, 3)), (6, 1, 1))
+    moving = still + np.arange(6)[:, None, None] * 0.1
+    frames = [[("1", still_frame), ("2", moving_frame)] for still_frame, moving_frame in zip(still, moving)]
+    ntu.write_skeleton_file(raw / "S001C001P001R001A001.skeleton", frames)
+    protocol = splits.Protocol("ntu_format", "performer", frozenset((1,)), "performer", frozenset())
+    for persons, expected in ((1, moving[..., None]), (2, np.stack([moving, still], axis=-1))):
+        source = sources.NTUSource(str(raw), "custom", protocol=protocol, classes=1, persons=persons)
+        out = tmp_path / f"persons{persons}"
+        manifest = build.build(source, str(out), workers=1, progress=False, log=lambda _: None)
+        assert manifest["layout"]["persons"] == persons
+        # No preprocessing given: the record holds the bodies as read, the most-moving first.
+        skeleton = _records(out, "float16")["S001C001P001R001A001"]["skeleton"].numpy()
+        assert skeleton.shape == (3, 6, 25, persons)
+        np.testing.assert_allclose(skeleton, expected.transpose(2, 0, 1, 3), atol=2e-3)
+    # CWBG's files hold one child: its benchmark keeps one person slot unless asked for more.
+    assert sources.NTUSource(str(raw), "cwbg_xsub").layout["persons"] == 1
+    assert sources.NTUSource(str(raw), "ntu60_xsub").layout["persons"] == 2
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "slnl_tf.data.build", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
@@ -159,6 +184,7 @@ def test_the_real_cwbg_files_through_the_ntu_reader(tmp_path):
     manifest = json.loads((tmp_path / "cwbg_xsub" / "manifest.json").read_text())
     assert manifest["read"] == len(files) == manifest["written"] + manifest["skipped"]
     assert manifest["num_classes"] == 15 and manifest["class_names"][0] == "A1: angry like a bear"
+    assert manifest["layout"]["persons"] == 1
     skipped = (tmp_path / "cwbg_xsub" / "skipped.txt").read_text().splitlines()
     assert [line.split("\t")[0].rsplit("/", 1)[1] for line in skipped] == ["S001C001P011R001A014.skeleton"]
     counts = {split: info["written"] for split, info in manifest["splits"].items()}
@@ -201,8 +227,9 @@ def test_cli_names_bad_protocol_flags(tmp_path):
     result = _cli("--dataset=ntu_format", "--train_performers=1-3", "--validation_performers=5", "--num_classes=4",
                   f"--raw_dir={tmp_path}", f"--out_dir={tmp_path}")
     assert result.returncode != 0 and "--validation_performers must be training performers" in result.stderr
-    for result in [result]:
-        assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _cli("--dataset=sbu", "--persons=1", f"--raw_dir={tmp_path}", f"--out_dir={tmp_path}")
+    assert result.returncode != 0 and "--persons applies to the NTU formats" in result.stderr
 
 
 def test_predict_prepares_a_raw_file_as_the_build_wrote_its_record(tmp_path):

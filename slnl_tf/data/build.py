@@ -336,13 +336,14 @@ def _ntu_format_source(FLAGS):
         if not FLAGS["num_classes"].present:
             raise app.UsageError("--dataset=ntu_format with --train_performers needs --num_classes")
         return sources.NTUSource(FLAGS.raw_dir, "custom", FLAGS.body_selection, FLAGS.validation, protocol,
-                                 FLAGS.num_classes), "ntu_format"
+                                 FLAGS.num_classes, FLAGS.persons), "ntu_format"
     if FLAGS.benchmark is None:
         raise app.UsageError(f"--dataset=ntu_format needs --benchmark (one of {splits.benchmarks_of('ntu_format')}) "
                              "or --train_performers with --num_classes")
     benchmark = _benchmark(FLAGS, "ntu_format")
     return sources.NTUSource(FLAGS.raw_dir, benchmark, FLAGS.body_selection, FLAGS.validation,
-                             classes=FLAGS.num_classes if FLAGS["num_classes"].present else None), benchmark
+                             classes=FLAGS.num_classes if FLAGS["num_classes"].present else None,
+                             persons=FLAGS.persons), benchmark
 
 
 def make_source(FLAGS):
@@ -356,9 +357,12 @@ def make_source(FLAGS):
         except OSError as error:
             raise app.UsageError(f"--label_names {FLAGS.label_names!r}: {error.strerror}")
     dataset = FLAGS.dataset
+    if FLAGS.persons is not None and dataset not in ("ntu60", "ntu120", "ntu_format"):
+        raise app.UsageError(f"--persons applies to the NTU formats (ntu60, ntu120, ntu_format), not {dataset}")
     if dataset in ("ntu60", "ntu120"):
         benchmark = _benchmark(FLAGS, dataset)
-        source, name = sources.NTUSource(FLAGS.raw_dir, benchmark, FLAGS.body_selection, FLAGS.validation), benchmark
+        source, name = sources.NTUSource(FLAGS.raw_dir, benchmark, FLAGS.body_selection, FLAGS.validation,
+                                         persons=FLAGS.persons), benchmark
     elif dataset == "ntu_format":
         source, name = _ntu_format_source(FLAGS)
         if not label_names and os.path.isfile(os.path.join(FLAGS.raw_dir, "class_names.txt")):
@@ -443,7 +447,9 @@ def define_flags():
     flags.DEFINE_string("train_performers", None, "ntu_format: performers that train, e.g. 1-21 (others test)")
     flags.DEFINE_string("validation_performers", None, "ntu_format: training performers that validate, e.g. 20,21")
     flags.DEFINE_string("ignore_list", None, "file of sample names to skip (the official missing-skeleton list)")
-    flags.DEFINE_enum("body_selection", "denoise", BODY_SELECTIONS, "NTU format: which 2 bodies to keep")
+    flags.DEFINE_enum("body_selection", "denoise", BODY_SELECTIONS, "NTU format: which bodies to keep")
+    flags.DEFINE_integer("persons", None, "NTU format: bodies kept per clip, in --body_selection's order (default: 2; "
+                         "1 for cwbg_xsub, whose files hold one child)", lower_bound=1)
     flags.DEFINE_enum("center", "auto", ("auto",) + CENTERS, "subtract the first person's centre joint: in its "
                       "first frame, or in every frame (auto: the dataset's default, README)")
     flags.DEFINE_integer("center_joint", None, "0-based joint --center uses (default: the layout's centre)")

@@ -15,6 +15,11 @@ from slnl_tf.data.sample import SampleError
 
 NTU60_LABEL_COUNT = 60
 DATASET_CLASSES = {"cwbg_xsub": 15}  # named benchmarks of NTU-format data that is not NTU
+# Person slots a clip keeps where a benchmark's files never show two bodies: an always-empty
+# slot costs the model a second pass and, through the max over persons, a learned floor
+# under every feature.
+DATASET_PERSONS = {"cwbg_xsub": 1}
+NTU_PERSONS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +61,9 @@ def _require_dir(path, what):
 class NTUSource:
     """Raw `.skeleton` files under `raw_dir` (searched recursively): NTU RGB+D 60 or 120
     under one of their benchmarks, or other data written in the NTU format (`ntu_format`,
-    e.g. CWBG) under a named benchmark or a `protocol` of its own with `classes` classes."""
+    e.g. CWBG) under a named benchmark or a `protocol` of its own with `classes` classes.
+    `persons`: the bodies kept per clip, the most-moving first (default: 2, or the
+    benchmark's DATASET_PERSONS)."""
 
     raw_dir: str
     benchmark: str
@@ -64,6 +71,7 @@ class NTUSource:
     validation: bool = False
     protocol: splits.Protocol = None  # default: the benchmark's
     classes: int = None  # ntu_format: the class count (default: the benchmark's)
+    persons: int = None
 
     @property
     def _protocol(self):
@@ -74,8 +82,12 @@ class NTUSource:
         return self._protocol.dataset
 
     @property
+    def _persons(self):
+        return self.persons or DATASET_PERSONS.get(self.benchmark, NTU_PERSONS)
+
+    @property
     def layout(self):
-        return {"channels": 3, "joints": 25, "persons": 2, "channel_names": ["x", "y", "z"],
+        return {"channels": 3, "joints": 25, "persons": self._persons, "channel_names": ["x", "y", "z"],
                 "landmarks": preprocess.LANDMARKS["ntu25"]}
 
     @property
@@ -106,7 +118,7 @@ class NTUSource:
         return items, skips
 
     def read(self, item):
-        sample = ntu.read_sample(item.where, self.body_selection)
+        sample = ntu.read_sample(item.where, self.body_selection, self._persons)
         if self.num_classes is not None and sample.label >= self.num_classes:
             raise SampleError(item.where, f"action {sample.label + 1} is not in {self.dataset} "
                                           f"({self.num_classes} classes)")
