@@ -37,7 +37,8 @@ from slnl_tf.data import preprocess, records, sources, splits
 from slnl_tf.data.preprocess import Preprocessing
 from slnl_tf.data.sample import PREPROCESSING_OVERFLOW, SampleError
 
-DATASETS = ("ntu60", "ntu120", "ntu_format", "sbu", "nwucla", "kinetics", "npy", "pyskl", "custom")
+NTU_FORMATS = ("ntu60", "ntu120", "ntu_format")
+DATASETS = (*NTU_FORMATS, "sbu", "nwucla", "kinetics", "npy", "pyskl", "custom")
 
 
 def _shard_path(out_dir, split, index, count):
@@ -357,8 +358,8 @@ def make_source(FLAGS):
         except OSError as error:
             raise app.UsageError(f"--label_names {FLAGS.label_names!r}: {error.strerror}")
     dataset = FLAGS.dataset
-    if FLAGS.persons is not None and dataset not in ("ntu60", "ntu120", "ntu_format"):
-        raise app.UsageError(f"--persons applies to the NTU formats (ntu60, ntu120, ntu_format), not {dataset}")
+    if FLAGS.persons is not None and dataset not in NTU_FORMATS:
+        raise app.UsageError(f"--persons applies to the NTU formats ({', '.join(NTU_FORMATS)}), not {dataset}")
     if dataset in ("ntu60", "ntu120"):
         benchmark = _benchmark(FLAGS, dataset)
         source, name = sources.NTUSource(FLAGS.raw_dir, benchmark, FLAGS.body_selection, FLAGS.validation,

@@ -15,6 +15,7 @@ import numpy as np
 from slnl_tf.data.sample import Sample, SampleError, finite_float32, is_number
 
 NUM_JOINTS = 25
+NUM_PERSONS = 2  # the bodies NTU's benchmarks keep per clip
 BODY_INFO_VALUES = 10
 JOINT_VALUES = 12
 # Offsets of x, y, z among a body's joint values: the other 9 of each joint (depth and colour
@@ -134,7 +135,7 @@ def denoise(bodies):
     return bodies, notes
 
 
-def to_array(num_frames, bodies, selection="denoise", max_persons=2):
+def to_array(num_frames, bodies, selection="denoise", max_persons=NUM_PERSONS):
     """(C=3, T, V=25, M=max_persons) float32 from parsed bodies, frames without any
     selected body removed; returns (array, notes)."""
     if selection not in BODY_SELECTIONS:
@@ -159,7 +160,7 @@ def to_array(num_frames, bodies, selection="denoise", max_persons=2):
     return array[:, present], notes
 
 
-def read_array(path, selection="denoise", max_persons=2):
+def read_array(path, selection="denoise", max_persons=NUM_PERSONS):
     """A `.skeleton` file of any name as (data (C, T, V, M) float32, frames in the file,
     bodies in the file, denoising notes); SampleError if unusable."""
     num_frames, bodies = read_bodies(path)
@@ -169,7 +170,7 @@ def read_array(path, selection="denoise", max_persons=2):
     return data, num_frames, len(bodies), notes
 
 
-def read_sample(path, selection="denoise", max_persons=2):
+def read_sample(path, selection="denoise", max_persons=NUM_PERSONS):
     """A `.skeleton` file as a Sample (label = action - 1); SampleError if unusable."""
     import os
 

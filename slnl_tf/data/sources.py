@@ -19,7 +19,6 @@ DATASET_CLASSES = {"cwbg_xsub": 15}  # named benchmarks of NTU-format data that 
 # slot costs the model a second pass and, through the max over persons, a learned floor
 # under every feature.
 DATASET_PERSONS = {"cwbg_xsub": 1}
-NTU_PERSONS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +61,7 @@ class NTUSource:
     """Raw `.skeleton` files under `raw_dir` (searched recursively): NTU RGB+D 60 or 120
     under one of their benchmarks, or other data written in the NTU format (`ntu_format`,
     e.g. CWBG) under a named benchmark or a `protocol` of its own with `classes` classes.
-    `persons`: the bodies kept per clip, the most-moving first (default: 2, or the
+    `persons`: the bodies kept per clip, in `body_selection`'s order (default: 2, or the
     benchmark's DATASET_PERSONS)."""
 
     raw_dir: str
@@ -83,7 +82,7 @@ class NTUSource:
 
     @property
     def _persons(self):
-        return self.persons or DATASET_PERSONS.get(self.benchmark, NTU_PERSONS)
+        return self.persons or DATASET_PERSONS.get(self.benchmark, ntu.NUM_PERSONS)
 
     @property
     def layout(self):
