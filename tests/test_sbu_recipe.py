@@ -1,7 +1,7 @@
 """The shipped SBU recipe learns real human motion: one fold, a shortened schedule, on CPU.
 
 The recipe's full schedule (200 epochs) and all five folds are bench/accuracy.py's job; this
-checks in about two minutes that configs/sbu.flags, the SBU reader and its preprocessing
+checks in about a minute and a half that configs/sbu.flags, the SBU reader and its preprocessing
 together learn the real interactions far above chance (1/8). The recipe the project shipped
 before (configs/ntu_cs.flags at half width, T=32, 30-60 epochs, no merged persons) reached
 59-71 % per fold at its full schedule, under the floor here.
@@ -17,8 +17,8 @@ from slnl_tf.data import build, sbu, sources
 from shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-SHORT_EPOCHS = 50
-FUSED_TOP1_FLOOR = 0.75  # 90.9 % measured (seed 0, 2 cores)
+SHORT_EPOCHS = 30
+FUSED_TOP1_FLOOR = 0.75  # 87.3-89.1 % measured (seeds 0-2, 2 cores)
 
 
 @pytest.mark.slow
@@ -38,6 +38,7 @@ def test_sbu_recipe_on_fold_1_learns_far_above_chance(tmp_path):
     metrics = json.loads((model_dir / "eval_test" / "metrics.json").read_text())
     assert metrics["scored"]["split"] == "test" and metrics["samples"] == 55
     history = json.loads((model_dir / "history.json").read_text())
-    # 86 % measured at 50 epochs (80 % at 40: half the clips are mirrored, which slows fitting)
-    assert history["concat_top1"][-1] > 0.8, history["concat_top1"][-5:]
+    # 77-81 % measured at 30 epochs (seeds 0-2), still rising: half the clips are mirrored,
+    # which slows fitting; the full schedule reaches 100 %.
+    assert history["concat_top1"][-1] > 0.7, history["concat_top1"][-5:]
     assert metrics["fused_top1"] >= FUSED_TOP1_FLOOR, metrics
