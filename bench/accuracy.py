@@ -15,7 +15,8 @@ are those train_main prints: the final weights (end of the schedule) on the test
 never a checkpoint chosen on it. Printed: per run, the test top-1 of each head and fused,
 the training top-1 of the concat head in the last epoch, and the wall time; per model, the
 mean and spread (min-max) over the runs, as one markdown table row. The figures go to
-`--out` (JSON; default bench/accuracy-<recipe>.json). A run that finished with the same command
+`--out` (JSON; default bench/accuracy-<recipe>.json, the table row's record, or in --work_dir when
+--epochs or --train_flag changes the recipe). A run that finished with the same command
 in the same --work_dir is reused, so adding seeds or rerunning after an interruption only
 trains what is missing.
 """
@@ -162,10 +163,16 @@ def main(argv):
     row = table_row(FLAGS.recipe, results["summary"], len(benchmarks) * len(seeds), epochs, FLAGS.train_flag)
     results["row"] = row
     print(row)
-    out = FLAGS.out or os.path.join(ROOT, "bench", f"accuracy-{FLAGS.recipe}.json")
+    out = FLAGS.out or default_out(FLAGS.recipe, work, changed=bool(extra))
     with open(out, "w") as f:
         json.dump(results, f, indent=1)
     print(f"wrote {out}")
+
+
+def default_out(recipe, work_dir, changed):
+    """Where the figures go without --out: beside README's table for the recipe as it is; in the
+    work directory for a changed recipe, so that a variant never replaces the row's record."""
+    return os.path.join(work_dir if changed else os.path.join(ROOT, "bench"), f"accuracy-{recipe}.json")
 
 
 if __name__ == "__main__":
@@ -183,6 +190,7 @@ if __name__ == "__main__":
     flags.DEFINE_multi_string("train_flag", [], "a train_main flag added to the recipe's for every run (repeatable; "
                                                 "the printed row names it)")
     flags.DEFINE_string("work_dir", None, "records and runs go here (default: runs/accuracy/<recipe>)")
-    flags.DEFINE_string("out", None, "JSON of the figures (default: bench/accuracy-<recipe>.json)")
+    flags.DEFINE_string("out", None, "JSON of the figures (default: bench/accuracy-<recipe>.json; in "
+                                       "--work_dir when --epochs or --train_flag changes the recipe)")
     flags.mark_flag_as_required("recipe")
     project_flags.run(main)

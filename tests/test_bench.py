@@ -318,6 +318,14 @@ def test_accuracy_row_states_mean_spread_heads_and_time():
     assert "150 epochs, `configs/cwbg.flags --eval_mirror` |" in changed
 
 
+def test_accuracy_figures_of_a_changed_recipe_stay_in_its_work_dir(tmp_path):
+    import accuracy
+
+    # The recipe as it is rewrites the README row's record; a variant must not.
+    assert accuracy.default_out("cwbg", str(tmp_path), changed=False) == str(ROOT / "bench" / "accuracy-cwbg.json")
+    assert accuracy.default_out("cwbg", str(tmp_path), changed=True) == str(tmp_path / "accuracy-cwbg.json")
+
+
 def test_accuracy_reuses_a_finished_run_only_for_the_same_command_and_flagfile(tmp_path, monkeypatch):
     import accuracy
 
