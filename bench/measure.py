@@ -377,7 +377,7 @@ def conversion_rates(raw_dir, out_root, files, workers=2, repeats=3):
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
         build.build(sources.NTUSource(raw_dir, "ntu60_xsub"), out, files_per_shard=max(1, files // 8),
-                    workers=workers, progress=False, log=lambda _: None)
+                    workers=workers, min_clips_for_workers=0, progress=False, log=lambda _: None)
         wall = time.perf_counter() - start
         receipts = glob.glob(os.path.join(out, "*.tfrecord.json"))
         shard_seconds = 0.0

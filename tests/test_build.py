@@ -71,13 +71,22 @@ def test_ntu_build_counts_skips_and_values(tmp_path):
     assert sum(r["read"] for r in receipts) == 13 and all(r["seconds"] > 0 for r in receipts)
 
 
+def test_a_small_build_starts_no_workers(tmp_path, monkeypatch):
+    _write_ntu_dir(tmp_path / "raw", np.random.default_rng(1))
+    monkeypatch.setattr(build.multiprocessing, "get_context", lambda *_: pytest.fail("a worker pool was started"))
+    manifest = build.build(sources.NTUSource(str(tmp_path / "raw"), "ntu60_xview"), str(tmp_path / "out"),
+                           files_per_shard=2, workers=2, progress=False, log=lambda _: None)
+    assert manifest["written"] > 0 and len(list((tmp_path / "out").glob("*.tfrecord"))) > 1
+
+
 def test_rerun_resumes_and_parallel_equals_serial(tmp_path):
     rng = np.random.default_rng(1)
     _write_ntu_dir(tmp_path / "raw", rng)
     source = sources.NTUSource(str(tmp_path / "raw"), "ntu60_xview")
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     build.build(source, str(serial), files_per_shard=2, workers=1, progress=False, log=lambda _: None)
-    first = build.build(source, str(parallel), files_per_shard=2, workers=2, progress=False, log=lambda _: None)
+    first = build.build(source, str(parallel), files_per_shard=2, workers=2, min_clips_for_workers=0, progress=False,
+                        log=lambda _: None)
     for shard in sorted(serial.glob("*.tfrecord")):
         assert shard.read_bytes() == (parallel / shard.name).read_bytes()
     victim = sorted(parallel.glob("*.tfrecord"))[0]
