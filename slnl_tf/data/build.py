@@ -15,10 +15,11 @@
 
 Records go to `<out_dir>/<name>/{split}-NNNNN-of-NNNNN.tfrecord` (name: the benchmark or
 the dataset) with `manifest.json` beside them. Work is spread over `--workers` processes
-one shard at a time (for a build of 2,000 clips or more); each shard is written to a temporary file and renamed when complete,
-with a `.json` receipt of what it read, wrote and skipped and what it was built from, so a
-rerun keeps the finished shards whose inputs and options are unchanged and rewrites the
-rest; files of an earlier build that this one does not write are removed.
+one shard at a time (a build too small to pay for starting them runs in one process); each
+shard is written to a temporary file and renamed when complete, with a `.json` receipt of
+what it read, wrote and skipped and what it was built from, so a rerun keeps the finished
+shards whose inputs and options are unchanged and rewrites the rest; files of an earlier
+build that this one does not write are removed.
 Every skipped sample is listed in `skipped.txt` with its reason, and the final line
 reconciles read = written + skipped.
 """
