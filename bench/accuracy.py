@@ -5,6 +5,7 @@
     python bench/accuracy.py --recipe=nwucla --raw_dir=/data/NW-UCLA/all_sqe
     python bench/accuracy.py --recipe=sbu --folds=1 --epochs=20   # a shortened look at one fold
     python bench/accuracy.py --recipe=cwbg --train_flag=--eval_mirror   # the recipe with a change
+    python bench/accuracy.py --from_json=bench/accuracy-sbu.json,more.json  # runs of records as one row
 
 For each benchmark of the recipe (SBU: its five folds; CWBG, NW-UCLA: one split, run once
 per seed) the dataset is built from --raw_dir with the dataset's default preprocessing
@@ -14,18 +15,23 @@ SLnL-rFA and, with the same recipe, the HCN-like baseline (`--m1=0 --m2=6 --atte
 are those train_main prints: the final weights (end of the schedule) on the test split,
 never a checkpoint chosen on it. Printed: per run, the test top-1 of each head and fused,
 the training top-1 of the concat head in the last epoch, and the wall time; per model, the
-mean and spread (min-max) over the runs, as one markdown table row. The figures go to
-`--out` (JSON; default bench/accuracy-<recipe>.json, the table row's record, or in --work_dir when
---epochs or --train_flag changes the recipe). A run that finished with the same command
-in the same --work_dir is reused, so adding seeds or rerunning after an interruption only
-trains what is missing.
+mean and spread (min-max) over the runs, as one markdown table row; then SLnL-rFA's lead
+over the baseline in fused top-1, paired by split and seed, with its standard error, a
+sign-flip test's p-value and whether that is a measurable difference (p < 0.05). The
+figures go to `--out` (JSON; default bench/accuracy-<recipe>.json, the table row's record,
+or in --work_dir when --epochs or --train_flag changes the recipe). A run that finished
+with the same command in the same --work_dir is reused, so adding seeds or rerunning after
+an interruption only trains what is missing; --from_json joins records made elsewhere.
 """
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
@@ -103,6 +109,45 @@ def summarize(runs):
     return summary
 
 
+def compare(slnl_runs, baseline_runs, head="fused", alpha=0.05):
+    """SLnL-rFA minus the baseline on `head`, paired by (benchmark, seed): both models of a
+    pair trained on the same split with the same input stream (order, crops, augmentation),
+    so the fold's difficulty and the data's draw cancel in each difference. Two-sided
+    sign-flip test: under "no difference" each pair's sign is a coin toss; exact for up to
+    16 pairs (all 2^n flips), else 2^16 random flips."""
+    def keyed(runs):
+        return {(run["benchmark"], run["seed"]): run["test_top1"][head] for run in runs}
+
+    slnl, baseline = keyed(slnl_runs), keyed(baseline_runs)
+    if set(slnl) != set(baseline):
+        raise ValueError(f"the models ran different (benchmark, seed) pairs: {sorted(set(slnl) ^ set(baseline))}")
+    differences = np.array([100 * (slnl[key] - baseline[key]) for key in sorted(slnl)])
+    n = len(differences)
+    if n <= 16:
+        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+    else:
+        signs = np.random.default_rng(0).choice([1, -1], size=(2**16, n))
+    observed = abs(differences.sum())
+    # The tolerance counts flips that tie the observed sum up to float rounding as extreme.
+    p_value = float(np.mean(np.abs(signs @ differences) >= observed - 1e-9))
+    mean = float(differences.mean())
+    standard_error = float(differences.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    if p_value < alpha:
+        verdict = "SLnL-rFA leads" if mean > 0 else "the baseline leads"
+    else:
+        verdict = "no measurable difference"
+    return {"head": head, "pairs": n, "mean_difference": mean, "standard_error": standard_error,
+            "p_value": p_value, "alpha": alpha, "verdict": verdict,
+            "ahead": int((differences > 0).sum()), "behind": int((differences < 0).sum())}
+
+
+def comparison_line(comparison):
+    c = comparison
+    return (f"SLnL-rFA - baseline, {c['head']} top-1, {c['pairs']} runs paired by split and seed: "
+            f"{c['mean_difference']:+.1f} points (standard error {c['standard_error']:.1f}; ahead in {c['ahead']}, "
+            f"behind in {c['behind']}), sign-flip p = {c['p_value']:.3f}: {c['verdict']} at {c['alpha']:g}")
+
+
 def _figure(stats):
     return f"{100 * stats['mean']:.1f} ({100 * stats['min']:.1f}-{100 * stats['max']:.1f})"
 
@@ -130,6 +175,14 @@ def main(argv):
     FLAGS = flags.FLAGS
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.from_json:
+        try:
+            report(saved_results(FLAGS.from_json), FLAGS.out)
+        except ValueError as error:
+            raise app.UsageError(f"--from_json: {error}")
+        return
+    if FLAGS.recipe is None:
+        raise app.UsageError("--recipe is needed (or --from_json)")
     build_flags, benchmarks, default_raw, _, _ = RECIPES[FLAGS.recipe]
     raw_dir = FLAGS.raw_dir or default_raw
     if raw_dir is None or not os.path.exists(raw_dir):
@@ -142,7 +195,7 @@ def main(argv):
     seeds = [int(s) for s in FLAGS.seeds] if FLAGS.seeds else [0]
     work = FLAGS.work_dir or os.path.join(ROOT, "runs", "accuracy", FLAGS.recipe)
     extra = ([f"--epochs={FLAGS.epochs}"] if FLAGS.epochs else []) + FLAGS.train_flag
-    results = {"recipe": FLAGS.recipe, "runs": {}, "summary": {}}
+    results = {"recipe": FLAGS.recipe, "train_flags": FLAGS.train_flag, "runs": {}}
     for model in FLAGS.models:
         model_flags = list(BASELINE_FLAGS) if model == "baseline" else []
         runs = []
@@ -158,15 +211,56 @@ def main(argv):
                     f" ({run['samples']} clips); training concat top-1 {100 * run['train_concat_top1']:.1f} "
                     f"after {run['epochs']} epochs; {run['seconds'] / 60:.1f} min", flush=True)
         results["runs"][model] = runs
-        results["summary"][model] = summarize(runs)
-    epochs = results["runs"][FLAGS.models[0]][0]["epochs"]
-    row = table_row(FLAGS.recipe, results["summary"], len(benchmarks) * len(seeds), epochs, FLAGS.train_flag)
-    results["row"] = row
-    print(row)
-    out = FLAGS.out or default_out(FLAGS.recipe, work, changed=bool(extra))
-    with open(out, "w") as f:
-        json.dump(results, f, indent=1)
-    print(f"wrote {out}")
+    report(results, FLAGS.out or default_out(FLAGS.recipe, work, changed=bool(extra)))
+
+
+def report(results, out=None):
+    """Adds each model's summary, the table row and (both models run) the comparison to
+    `results`, prints the row and the comparison, and writes `results` to `out` as JSON."""
+    runs = results["runs"]
+    results["summary"] = {model: summarize(model_runs) for model, model_runs in runs.items()}
+    first = next(iter(runs.values()))
+    if {"slnl", "baseline"} <= set(runs):
+        results["comparison"] = compare(runs["slnl"], runs["baseline"])
+    results["row"] = table_row(results["recipe"], results["summary"], len(first), first[0]["epochs"],
+                               results.get("train_flags", []))
+    print(results["row"])
+    if "comparison" in results:
+        print(comparison_line(results["comparison"]))
+    if out:
+        with open(out, "w") as f:
+            json.dump(results, f, indent=1)
+        print(f"wrote {out}")
+
+
+def saved_results(paths):
+    """The records that bench/accuracy.py wrote (--from_json), as one: their runs merged, so
+    that seeds trained in another --work_dir or on another machine join a row."""
+    from absl import app
+
+    merged = None
+    for path in paths:
+        try:
+            with open(path) as f:
+                results = json.load(f)
+        except (OSError, ValueError) as error:
+            raise app.UsageError(f"--from_json: cannot read {path}: {error}")
+        if not isinstance(results, dict) or results.get("recipe") not in RECIPES or not results.get("runs"):
+            raise app.UsageError(f"--from_json: {path} is not a record of bench/accuracy.py")
+        if merged is None:
+            merged = {"recipe": results["recipe"], "train_flags": results.get("train_flags", []), "runs": {}}
+        elif (results["recipe"], results.get("train_flags", [])) != (merged["recipe"], merged["train_flags"]):
+            raise app.UsageError(f"--from_json: {path} is another recipe ({results['recipe']} "
+                                 f"{results.get('train_flags', [])}) than {paths[0]}")
+        for model, runs in results["runs"].items():
+            have = {(run["benchmark"], run["seed"]) for run in merged["runs"].get(model, [])}
+            repeated = sorted(have & {(run["benchmark"], run["seed"]) for run in runs})
+            if repeated:
+                raise app.UsageError(f"--from_json: {path} repeats {model} runs {repeated}")
+            merged["runs"].setdefault(model, []).extend(runs)
+    for model, runs in merged["runs"].items():
+        runs.sort(key=lambda run: (run["benchmark"], run["seed"]))
+    return merged
 
 
 def default_out(recipe, work_dir, changed):
@@ -190,7 +284,8 @@ if __name__ == "__main__":
     flags.DEFINE_multi_string("train_flag", [], "a train_main flag added to the recipe's for every run (repeatable; "
                                                 "the printed row names it)")
     flags.DEFINE_string("work_dir", None, "records and runs go here (default: runs/accuracy/<recipe>)")
+    flags.DEFINE_list("from_json", [], "train nothing: print the row and the comparison of records this bench "
+                                       "wrote, their runs merged (written only with --out)")
     flags.DEFINE_string("out", None, "JSON of the figures (default: bench/accuracy-<recipe>.json; in "
                                        "--work_dir when --epochs or --train_flag changes the recipe)")
-    flags.mark_flag_as_required("recipe")
     project_flags.run(main)

@@ -318,6 +318,76 @@ def test_accuracy_row_states_mean_spread_heads_and_time():
     assert "150 epochs, `configs/cwbg.flags --eval_mirror` |" in changed
 
 
+def _accuracy_runs(fused_by_key):
+    return [{"benchmark": benchmark, "seed": seed, "seconds": 60, "epochs": 200, "train_concat_top1": 1.0,
+             "test_top1": {"position": 0.5, "velocity": 0.5, "concat": 0.5, "fused": fused}}
+            for (benchmark, seed), fused in fused_by_key.items()]
+
+
+def test_accuracy_comparison_pairs_runs_by_split_and_seed_and_tests_the_sign_flips():
+    import accuracy
+
+    keys = [(f"sbu_fold{fold}", seed) for fold in range(1, 4) for seed in range(2)]
+    # Folds of very different difficulty, SLnL-rFA always 1 point ahead: paired, that is all 6
+    # signs positive, which 2 of the 2^6 sign flips match in size (p = 1/32).
+    baseline = {key: 0.6 + 0.1 * index for index, key in enumerate(keys)}
+    ahead = accuracy.compare(_accuracy_runs({key: value + 0.01 for key, value in baseline.items()}),
+                             _accuracy_runs(baseline))
+    assert ahead["pairs"] == 6 and ahead["ahead"] == 6 and ahead["behind"] == 0
+    assert ahead["mean_difference"] == pytest.approx(1.0) and ahead["standard_error"] == pytest.approx(0.0, abs=1e-9)
+    assert ahead["p_value"] == pytest.approx(2 / 64) and ahead["verdict"] == "SLnL-rFA leads"
+    behind = accuracy.compare(_accuracy_runs({key: value - 0.01 for key, value in baseline.items()}),
+                              _accuracy_runs(baseline))
+    assert behind["p_value"] == pytest.approx(2 / 64) and behind["verdict"] == "the baseline leads"
+    # Five pairs cannot reach p < 0.05 (at best 2/32), and mixed signs are no difference.
+    five = dict(list(baseline.items())[:5])
+    assert accuracy.compare(_accuracy_runs({k: v + 0.01 for k, v in five.items()}), _accuracy_runs(five))[
+        "p_value"] == pytest.approx(2 / 32)
+    mixed = accuracy.compare(_accuracy_runs({keys[0]: 0.62, keys[1]: 0.69, keys[2]: 0.83}),
+                             _accuracy_runs({keys[0]: 0.60, keys[1]: 0.70, keys[2]: 0.80}))
+    # Differences 2, -1, 3: standard deviation sqrt(13/3); the flips of sum 6, 4, -4, -6 are as extreme.
+    assert mixed["mean_difference"] == pytest.approx(4 / 3) and mixed["standard_error"] == pytest.approx(13**0.5 / 3)
+    assert mixed["p_value"] == pytest.approx(4 / 8) and mixed["verdict"] == "no measurable difference"
+    assert "+1.3 points" in accuracy.comparison_line(mixed) and "p = 0.500" in accuracy.comparison_line(mixed)
+    # More than 16 pairs: random flips, all 20 positive still far below 0.05.
+    many = {("cwbg_xsub", seed): 0.65 for seed in range(20)}
+    assert accuracy.compare(_accuracy_runs({k: v + 0.01 for k, v in many.items()}), _accuracy_runs(many))[
+        "p_value"] < 0.001
+    with pytest.raises(ValueError, match="different"):
+        accuracy.compare(_accuracy_runs({keys[0]: 0.6}), _accuracy_runs({keys[1]: 0.6}))
+
+
+def test_accuracy_from_json_merges_records_into_one_row(tmp_path, capsys):
+    import accuracy
+    from absl import app
+
+    def record(path, seeds, recipe="sbu"):
+        keys = [(f"sbu_fold{fold}", seed) for fold in range(1, 6) for seed in seeds]
+        runs = {"slnl": _accuracy_runs({key: 0.98 for key in keys}),
+                "baseline": _accuracy_runs({key: 0.96 for key in keys})}
+        path.write_text(json.dumps({"recipe": recipe, "runs": runs}))
+        return str(path)
+
+    first, second = record(tmp_path / "a.json", [0, 1]), record(tmp_path / "b.json", [2])
+    merged = accuracy.saved_results([second, first])
+    assert [(run["benchmark"], run["seed"]) for run in merged["runs"]["slnl"]][:4] == [
+        ("sbu_fold1", 0), ("sbu_fold1", 1), ("sbu_fold1", 2), ("sbu_fold2", 0)]
+    out = tmp_path / "merged.json"
+    accuracy.report(merged, str(out))
+    printed = capsys.readouterr().out
+    assert "15 runs" in printed and "15 runs paired by split and seed: +2.0 points" in printed
+    assert "SLnL-rFA leads" in printed
+    written = json.loads(out.read_text())
+    assert written["comparison"]["pairs"] == 15 and len(written["runs"]["baseline"]) == 15
+    with pytest.raises(app.UsageError, match="repeats slnl runs"):
+        accuracy.saved_results([first, first])
+    with pytest.raises(app.UsageError, match="another recipe"):
+        accuracy.saved_results([first, record(tmp_path / "c.json", [3], recipe="cwbg")])
+    (tmp_path / "d.json").write_text('{"machine": "x"}')
+    with pytest.raises(app.UsageError, match="not a record of bench/accuracy.py"):
+        accuracy.saved_results([str(tmp_path / "d.json")])
+
+
 def test_accuracy_figures_of_a_changed_recipe_stay_in_its_work_dir(tmp_path):
     import accuracy
 
