@@ -109,6 +109,11 @@ def summarize(runs):
     return summary
 
 
+def run_key(run):
+    """(benchmark, seed): what identifies a run within a model's runs and pairs it across models."""
+    return run["benchmark"], run["seed"]
+
+
 def compare(slnl_runs, baseline_runs, head="fused", alpha=0.05):
     """SLnL-rFA minus the baseline on `head`, paired by (benchmark, seed): both models of a
     pair trained on the same split with the same input stream (order, crops, augmentation),
@@ -116,7 +121,7 @@ def compare(slnl_runs, baseline_runs, head="fused", alpha=0.05):
     sign-flip test: under "no difference" each pair's sign is a coin toss; exact for up to
     16 pairs (all 2^n flips), else 2^16 random flips."""
     def keyed(runs):
-        return {(run["benchmark"], run["seed"]): run["test_top1"][head] for run in runs}
+        return {run_key(run): run["test_top1"][head] for run in runs}
 
     slnl, baseline = keyed(slnl_runs), keyed(baseline_runs)
     if set(slnl) != set(baseline):
@@ -247,19 +252,19 @@ def saved_results(paths):
             raise app.UsageError(f"--from_json: cannot read {path}: {error}")
         if not isinstance(results, dict) or results.get("recipe") not in RECIPES or not results.get("runs"):
             raise app.UsageError(f"--from_json: {path} is not a record of bench/accuracy.py")
+        recipe = (results["recipe"], results.get("train_flags", []))
         if merged is None:
-            merged = {"recipe": results["recipe"], "train_flags": results.get("train_flags", []), "runs": {}}
-        elif (results["recipe"], results.get("train_flags", [])) != (merged["recipe"], merged["train_flags"]):
-            raise app.UsageError(f"--from_json: {path} is another recipe ({results['recipe']} "
-                                 f"{results.get('train_flags', [])}) than {paths[0]}")
+            merged = {"recipe": recipe[0], "train_flags": recipe[1], "runs": {}}
+        elif recipe != (merged["recipe"], merged["train_flags"]):
+            raise app.UsageError(f"--from_json: {path} is another recipe ({recipe[0]} {recipe[1]}) than {paths[0]}")
         for model, runs in results["runs"].items():
-            have = {(run["benchmark"], run["seed"]) for run in merged["runs"].get(model, [])}
-            repeated = sorted(have & {(run["benchmark"], run["seed"]) for run in runs})
+            have = {run_key(run) for run in merged["runs"].get(model, [])}
+            repeated = sorted(have & {run_key(run) for run in runs})
             if repeated:
                 raise app.UsageError(f"--from_json: {path} repeats {model} runs {repeated}")
             merged["runs"].setdefault(model, []).extend(runs)
-    for model, runs in merged["runs"].items():
-        runs.sort(key=lambda run: (run["benchmark"], run["seed"]))
+    for runs in merged["runs"].values():
+        runs.sort(key=run_key)
     return merged
 
 
